@@ -1,0 +1,1 @@
+"""Events: the canonical schema, the ways in (HTTP, files), identity, the durable store and exports."""
