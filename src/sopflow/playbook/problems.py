@@ -18,6 +18,11 @@ class Problem:
     message: str
     path: str = ""
 
+    def __post_init__(self) -> None:
+        # One problem is one output line: a reason quoted from elsewhere must not break FILE:LINE:COL parsing.
+        if any(ch in self.message for ch in "\r\n\x85\u2028\u2029"):
+            object.__setattr__(self, "message", " ".join(self.message.split()))
+
     def format(self) -> str:
         return f"{self.file}:{self.line}:{self.col}: {self.message}"
 

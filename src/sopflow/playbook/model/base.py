@@ -51,7 +51,7 @@ def _time_check(parser: Any) -> Any:
     return check
 
 
-def _stringify_scalar(value: Any) -> Any:
+def stringify_scalar(value: Any) -> Any:
     # YAML reads `version: 1` as a number; a version is text.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
@@ -71,7 +71,7 @@ Duration = Annotated[str, AfterValidator(_time_check(parse_duration))]
 TimeNode = Annotated[str, AfterValidator(_time_check(parse_time_node))]
 AfterNode = Annotated[str, AfterValidator(_time_check(parse_after))]
 Clock = Annotated[str, AfterValidator(_time_check(parse_clock))]
-VersionText = Annotated[str, BeforeValidator(_stringify_scalar), Field(pattern=r"^\d+(\.\d+){0,2}$")]
+VersionText = Annotated[str, BeforeValidator(stringify_scalar), Field(pattern=r"^\d+(\.\d+){0,2}$")]
 TextList = Annotated[list[str], BeforeValidator(_one_or_many)]
 Scalar = str | int | float | bool
 

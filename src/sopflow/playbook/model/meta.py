@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from zoneinfo import available_timezones
 
 from pydantic import Field, field_validator
@@ -9,6 +10,11 @@ from pydantic_core import PydanticCustomError
 
 from sopflow.i18n import _
 from sopflow.playbook.model.base import Base, Id, Text, TextList, VersionText
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 class Meta(Base):
@@ -24,7 +30,7 @@ class Meta(Base):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        if value not in available_timezones():
+        if value not in _timezones():
             raise PydanticCustomError("invalid_timezone", _("unknown timezone {value!r}", value=value))
         return value
 

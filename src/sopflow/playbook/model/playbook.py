@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from sopflow.playbook.model.audience import Persona
-from sopflow.playbook.model.base import Base
+from sopflow.playbook.model.base import Base, stringify_scalar
 from sopflow.playbook.model.channels import Channel
 from sopflow.playbook.model.content import CostItem, Material, Script
 from sopflow.playbook.model.funnel import Funnel
@@ -27,7 +27,8 @@ class Playbook(Base):
     channels: list[Channel] = Field(min_length=1)
     funnel: Funnel
     targets: list[Target] = Field(default_factory=list)
-    variables: dict[str, str] = Field(default_factory=dict)
+    # `course_price: 699` is a value to paste into a script: keep it as the text written.
+    variables: dict[str, Annotated[str, BeforeValidator(stringify_scalar)]] = Field(default_factory=dict)
     scripts: list[Script] = Field(default_factory=list)
     materials: list[Material] = Field(default_factory=list)
     costs: list[CostItem] = Field(default_factory=list)
