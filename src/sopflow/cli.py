@@ -60,6 +60,19 @@ def build_app() -> typer.Typer:
     app.command(
         "demo", help=_("Build a demo workspace from a built-in playbook and show what sopflow does.")
     )(demo_command)
+    from sopflow.store.commands import app as keys_app
+    from sopflow.web.commands import serve_command
+
+    app.command("serve", help=_("Run the HTTP server: event ingest API (native and PostHog-compatible)."))(
+        serve_command
+    )
+    app.add_typer(keys_app, name="keys", help=_("Create, list and revoke API keys for sending events."))
+    from sopflow.simulate.commands import simulate_command, simulate_help
+
+    app.command("simulate", help=simulate_help())(simulate_command)
+    from sopflow.events.commands import app as events_app
+
+    app.add_typer(events_app, name="events", help=_("Import, inspect, export and compact the event store."))
     return app
 
 

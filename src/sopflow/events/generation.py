@@ -1,0 +1,394 @@
+"""A generation: the sealed part of the store at one point, and how compaction builds the next one.
+
+On disk (all immutable once written; ``manifest.json`` names the current generation):
+
+- ``segments/seg-<gen>-<i>.parquet`` — canonical rows, zstd-compressed, in arrival order (a full
+  compaction rewrites them in (person, ts) order); the concatenation of the manifest's segments, in
+  order, numbers every sealed row. Person/time order lives in the cache below: sorting whole rows
+  costs more than all the rest of a compaction together, and no reader needs it;
+- ``gen-<gen>/`` — the analytics cache and dictionaries, NumPy ``.npy`` files memory-mapped by readers:
+  ``person`` (int32), ``ts`` (int64 µs UTC), ``event`` and ``channel`` (int16, or int32 past 32k names;
+  channel -1 = none) and ``row`` (int64, the row's number in the segments), grouped by person (each
+  person's rows contiguous) and ordered by (ts, event) within a person; ``offsets`` (int64) where each
+  person's rows start; ``keys`` (sorted uint64 dedupe keys); ``labels``/``identified``/``has_events``
+  per raw-id code; ``raw_ids.arrow`` and ``names.json`` (event and channel names by code).
+
+Compaction re-sorts only the persons it touches: rows of persons with no new events and no identity
+change keep their place, the touched persons' rows (old and new) are sorted and appended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sopflow.events.identity import Identity, extract_links
+from sopflow.events.keys import KeySet, event_keys, fresh_mask, merge_sorted
+from sopflow.events.wal import fsync_dir, fsync_file
+
+CACHE_COLUMNS = ("person", "ts", "event", "channel", "row")
+SPLIT_ROWS = 1 << 19
+RADIX_FROM = 1 << 21
+_ID_SCHEMA = pa.schema([pa.field("id", pa.string())])
+_NO_DICTIONARY = ("event_id",)  # random ids: a dictionary only costs time
+_STATISTICS = ["ts", "event", "channel"]  # min/max worth keeping for pruning; the rest costs time
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    rows: int
+    min_ts: int
+    max_ts: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "rows": self.rows, "min_ts": self.min_ts, "max_ts": self.max_ts}
+
+
+@dataclass
+class Generation:
+    number: int = 0
+    segments: list[Segment] = field(default_factory=list)
+    event_names: list[str] = field(default_factory=list)
+    channel_names: list[str] = field(default_factory=list)
+    identity: Identity = field(default_factory=Identity)
+    has_events: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
+    cache: dict[str, np.ndarray] = field(default_factory=lambda: _empty_cache())
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.segments)
+
+
+def _empty_cache() -> dict[str, np.ndarray]:
+    return {
+        "person": np.zeros(0, np.int32),
+        "ts": np.zeros(0, np.int64),
+        "event": np.zeros(0, np.int16),
+        "channel": np.zeros(0, np.int16),
+        "row": np.zeros(0, np.int64),
+    }
+
+
+def gen_dir_name(number: int) -> str:
+    return f"gen-{number:06d}"
+
+
+def load_generation(events_dir: Path, manifest: dict[str, Any], *, cache: bool = True) -> Generation:
+    """The generation ``manifest`` names (arrays memory-mapped); an empty one for a new store."""
+    number = int(manifest.get("generation", 0))
+    if number == 0:
+        return Generation()
+    folder = events_dir / gen_dir_name(number)
+
+    def array(name: str) -> np.ndarray:
+        loaded: np.ndarray = np.load(folder / f"{name}.npy", mmap_mode="r")
+        return loaded
+
+    names = json.loads((folder / "names.json").read_text(encoding="utf-8"))
+    with pa.memory_map(str(folder / "raw_ids.arrow")) as source:
+        raw_ids = pa.ipc.open_file(source).read_all()["id"].combine_chunks()
+    identity = Identity(raw_ids, np.asarray(array("labels")), np.asarray(array("identified")))
+    segments = [Segment(**s) for s in manifest.get("segments", [])]
+    return Generation(
+        number=number,
+        segments=segments,
+        event_names=names["events"],
+        channel_names=names["channels"],
+        identity=identity,
+        has_events=array("has_events"),
+        keys=array("keys"),
+        cache={c: array(c) for c in CACHE_COLUMNS} if cache else _empty_cache(),
+        offsets=array("offsets"),
+    )
+
+
+def write_generation(events_dir: Path, gen: Generation) -> str:
+    """Write ``gen-<n>/`` durably (temp folder, fsync, rename); returns its name."""
+    name = gen_dir_name(gen.number)
+    tmp = events_dir / f".{name}.{secrets.token_hex(4)}.tmp"
+    tmp.mkdir()
+    arrays = {
+        **gen.cache,
+        "offsets": gen.offsets,
+        "keys": gen.keys,
+        "labels": gen.identity.labels,
+        "identified": gen.identity.identified,
+        "has_events": gen.has_events,
+    }
+    for key, value in arrays.items():
+        path = tmp / f"{key}.npy"
+        np.save(path, np.ascontiguousarray(value))
+        fsync_file(path)
+    (tmp / "names.json").write_text(
+        json.dumps({"events": gen.event_names, "channels": gen.channel_names}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    fsync_file(tmp / "names.json")
+    ids = tmp / "raw_ids.arrow"
+    with pa.OSFile(str(ids), "wb") as sink, pa.ipc.new_file(sink, _ID_SCHEMA) as writer:
+        writer.write_table(pa.table({"id": gen.identity.raw_ids}, schema=_ID_SCHEMA))
+    fsync_file(ids)
+    fsync_dir(tmp)
+    os.replace(tmp, events_dir / name)
+    fsync_dir(events_dir)
+    return name
+
+
+def write_segment(segments_dir: Path, name: str, table: pa.Table) -> Segment:
+    tmp = segments_dir / f".{name}.tmp"
+    dictionary = [c for c in table.column_names if c not in _NO_DICTIONARY]
+    pq.write_table(
+        table,
+        tmp,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=dictionary,
+        write_statistics=_STATISTICS,
+        row_group_size=1 << 20,
+    )
+    fsync_file(tmp)
+    os.replace(tmp, segments_dir / name)
+    ts = np.asarray(table["ts"].cast(pa.int64()).to_numpy(), dtype=np.int64) if table.num_rows else None
+    return Segment(
+        name, table.num_rows, int(ts.min()) if ts is not None else 0, int(ts.max()) if ts is not None else 0
+    )
+
+
+def encode_names(values: pa.Array | pa.ChunkedArray, names: list[str]) -> np.ndarray:
+    """Integer codes of ``values`` in ``names`` (extended in place); -1 for null."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    index = {name: i for i, name in enumerate(names)}
+    mapping = []
+    for value in encoded.dictionary.to_pylist():
+        if value not in index:
+            index[value] = len(names)
+            names.append(value)
+        mapping.append(index[value])
+    lookup = np.asarray([*mapping, -1], dtype=np.int64)
+    indices = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return lookup[indices]
+
+
+def code_dtype(count: int) -> type[np.signedinteger[Any]]:
+    return np.int16 if count < np.iinfo(np.int16).max else np.int32
+
+
+def sort_order(person: np.ndarray, ts: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Stable order by (person, ts, event); skips the sort when the rows are already in that order.
+
+    Large inputs use one stable sort of a packed (ts, event) key, then a stable LSD radix sort of the
+    person code in 16-bit digits (NumPy radix-sorts 16-bit keys): 1.3–1.8× faster than ``lexsort``.
+    """
+    if _is_sorted(person, ts, event):
+        return np.arange(len(person))
+    event_bits = int(event.max()).bit_length() if len(event) else 0
+    span_bits = int(ts.max() - ts.min()).bit_length() if len(ts) else 0
+    if len(person) < RADIX_FROM or span_bits + event_bits > 62:
+        return np.lexsort((event, ts, person))
+    key = ((ts - ts.min()) << event_bits) | event.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    codes = person[order].astype(np.int64)
+    for shift in (0, 16) if int(person.max()) >= 1 << 16 else (0,):
+        step = np.argsort(((codes >> shift) & 0xFFFF).astype(np.uint16), kind="stable")
+        order, codes = order[step], codes[step]
+    return order
+
+
+def _is_sorted(person: np.ndarray, ts: np.ndarray, event: np.ndarray) -> bool:
+    if len(person) < 2:
+        return True
+    dp, dt, de = np.diff(person), np.diff(ts), np.diff(event.astype(np.int32))
+    return bool(((dp > 0) | ((dp == 0) & ((dt > 0) | ((dt == 0) & (de >= 0))))).all())
+
+
+class GenerationBuilder:
+    """Seal new rows on top of ``base`` into generation ``base.number + 1``."""
+
+    def __init__(self, base: Generation, *, segments_dir: Path | None) -> None:
+        self.base = base
+        self.segments_dir = segments_dir
+        self.number = base.number + 1
+        self.event_names = list(base.event_names)
+        self.channel_names = list(base.channel_names)
+        ident = base.identity
+        self.identity = Identity(ident.raw_ids, np.array(ident.labels), np.array(ident.identified))
+        self.has_events = np.array(base.has_events)
+        self.segments = list(base.segments)
+        self.sealed_rows = base.rows
+        self._new_keys = KeySet()
+        self._parts: list[dict[str, np.ndarray]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._writes: list[Future[Segment]] = []
+        self.added = 0
+        self.duplicates = 0
+
+    def add(self, table: pa.Table) -> tuple[int, int]:
+        """Dedupe ``table`` against everything sealed or added, and write its new rows as a segment.
+        Returns ``(added, duplicates)``.
+
+        Without a ``segments_dir`` (a reader's view of the unsealed log) nothing is written and ``row``
+        numbers the input rows in the order they were added, after the sealed ones.
+        """
+        keys = event_keys(table["event_id"])
+        fresh = fresh_mask(keys, [np.asarray(self.base.keys), *self._new_keys.runs])
+        self.duplicates += int((~fresh).sum())
+        positions = np.flatnonzero(fresh)
+        input_rows = table.num_rows
+        if not fresh.all():
+            table, keys = table.filter(pa.array(fresh)), keys[fresh]
+        if table.num_rows == 0:
+            self.sealed_rows += 0 if self.segments_dir is not None else input_rows
+            return 0, input_rows
+        self._new_keys.add(keys)
+        events = encode_names(table["event"], self.event_names)
+        channels = encode_names(table["channel"], self.channel_names)
+        users = self.identity.encode(table["user_id"])
+        self._grow_has_events()
+        self.has_events[users] = True
+        others, linked = extract_links(table)
+        if len(linked):
+            self.identity.link(self.identity.encode(others), self.identity.encode(linked))
+            self._grow_has_events()
+        ts = np.asarray(table["ts"].cast(pa.int64()).to_numpy(), dtype=np.int64)
+        if self.segments_dir is not None:
+            rows = self.sealed_rows + np.arange(table.num_rows, dtype=np.int64)
+            self._write_segments(table)
+            self.sealed_rows += table.num_rows
+        else:
+            rows = self.sealed_rows + positions.astype(np.int64)
+            self.sealed_rows += input_rows
+        self._parts.append({"user": users, "ts": ts, "event": events, "channel": channels, "row": rows})
+        self.added += table.num_rows
+        return table.num_rows, input_rows - table.num_rows
+
+    def _write_segments(self, table: pa.Table) -> None:
+        """Write in the background (pyarrow releases the GIL), in two files when large so both cores compress."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sopflow-segment")
+        pieces = 2 if table.num_rows >= SPLIT_ROWS else 1
+        size = -(-table.num_rows // pieces)
+        for piece in range(pieces):
+            name = f"seg-{self.number:06d}-{len(self._writes):03d}-{secrets.token_hex(3)}.parquet"
+            part = table.slice(piece * size, size)
+            assert self.segments_dir is not None
+            self._writes.append(self._pool.submit(write_segment, self.segments_dir, name, part))
+
+    def discard(self) -> None:
+        """Forget this build: delete the segments it wrote (never referenced by a manifest)."""
+        if self._pool is not None:
+            for write in self._writes:
+                with contextlib.suppress(Exception):
+                    segment = write.result()
+                    assert self.segments_dir is not None
+                    (self.segments_dir / segment.name).unlink(missing_ok=True)
+            self._pool.shutdown()
+            self._pool = None
+
+    def _grow_has_events(self) -> None:
+        missing = len(self.identity) - len(self.has_events)
+        if missing > 0:
+            self.has_events = np.concatenate([self.has_events, np.zeros(missing, dtype=bool)])
+
+    def finish(self) -> Generation:
+        if self._pool is not None:
+            self.segments += [write.result() for write in self._writes]
+            self._pool.shutdown()
+        labels = self.identity.labels
+        base_labels = self.base.identity.labels
+        changed = np.flatnonzero(labels[: len(base_labels)] != base_labels)
+        cache = self._merged_cache(labels, changed)
+        new_keys = np.concatenate(self._new_keys.runs) if len(self._new_keys) else np.zeros(0, np.uint64)
+        keys = merge_sorted(self.base.keys, np.sort(new_keys))
+        person = cache["person"]
+        starts = np.flatnonzero(person[1:] != person[:-1]) + 1 if len(person) else np.zeros(0, np.int64)
+        offsets = (
+            np.concatenate([[0], starts, [len(person)]]).astype(np.int64)
+            if len(person)
+            else np.zeros(1, dtype=np.int64)
+        )
+        return Generation(
+            number=self.number,
+            segments=self.segments,
+            event_names=self.event_names,
+            channel_names=self.channel_names,
+            identity=self.identity,
+            has_events=self.has_events,
+            keys=keys,
+            cache=cache,
+            offsets=offsets,
+        )
+
+    def _merged_cache(self, labels: np.ndarray, changed: np.ndarray) -> dict[str, np.ndarray]:
+        old = self.base.cache
+        person_old = np.asarray(old["person"])
+        if len(changed) and len(person_old):
+            person_old = labels[person_old]
+        empty = {"user": np.zeros(0, np.int32), **_empty_cache()}
+        new = {
+            c: np.concatenate([p[c] for p in self._parts]) if self._parts else empty[c]
+            for c in ("user", "ts", "event", "channel", "row")
+        }
+        person_new = labels[new["user"]] if len(new["user"]) else np.zeros(0, np.int32)
+        affected = np.zeros(len(labels), dtype=bool)
+        affected[labels[changed]] = True
+        affected[person_new] = True
+        moved = affected[person_old] if len(person_old) else np.zeros(0, dtype=bool)
+        keep, move = np.flatnonzero(~moved), np.flatnonzero(moved)
+        event_type = code_dtype(len(self.event_names))
+        channel_type = code_dtype(len(self.channel_names))
+        touched = {
+            "person": np.concatenate([person_old[move], person_new]).astype(np.int32),
+            "ts": np.concatenate([np.asarray(old["ts"])[move], new["ts"]]),
+            "event": np.concatenate([np.asarray(old["event"])[move], new["event"]]).astype(event_type),
+            "channel": np.concatenate([np.asarray(old["channel"])[move], new["channel"]]).astype(
+                channel_type
+            ),
+            "row": np.concatenate([np.asarray(old["row"])[move], new["row"]]),
+        }
+        order = sort_order(touched["person"], touched["ts"], touched["event"])
+        result = {}
+        for column in CACHE_COLUMNS:
+            kept = person_old[keep] if column == "person" else np.asarray(old[column])[keep]
+            result[column] = np.concatenate([kept.astype(touched[column].dtype), touched[column][order]])
+        return result
+
+
+def rewrite_segments(gen: Generation, *, events_dir: Path, number: int) -> Generation:
+    """One segment holding every row in cache order (full compaction), so ``row`` becomes 0..n-1."""
+    segments_dir = events_dir / "segments"
+    tables = [pq.read_table(segments_dir / s.name) for s in gen.segments]
+    table = pa.concat_tables(tables) if tables else None
+    cache = {c: np.asarray(v) for c, v in gen.cache.items()}
+    segments = []
+    if table is not None and table.num_rows:
+        ordered = table.take(pa.array(cache["row"]))
+        name = f"seg-{number:06d}-full-{secrets.token_hex(3)}.parquet"
+        segments.append(write_segment(segments_dir, name, ordered))
+        cache["row"] = np.arange(len(cache["row"]), dtype=np.int64)
+    return Generation(
+        number=number,
+        segments=segments,
+        event_names=gen.event_names,
+        channel_names=gen.channel_names,
+        identity=gen.identity,
+        has_events=gen.has_events,
+        keys=np.asarray(gen.keys),
+        cache=cache,
+        offsets=np.asarray(gen.offsets),
+    )

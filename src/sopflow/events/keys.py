@@ -1,0 +1,151 @@
+"""64-bit dedupe keys of event ids, and sets of them kept as sorted NumPy arrays.
+
+``key(id)`` is the first 8 bytes (little-endian) of ``md5(id)``; when the id looks like an MD5 hex
+digest (32 characters, the first 16 lowercase hex — every id sopflow derives from content), those bytes
+are read from the hex instead of hashing again. Two distinct ids share a key with probability 2⁻⁶⁴ per pair: about 3·10⁻⁶ that any collision
+exists among 10 million events, in which case the later event is counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from sopflow.events.timecolumn import string_buffers
+
+_HEX_VALUE = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _HEX_VALUE[_c] = _i
+_PY_LOOP_BELOW = 4096  # small batches (HTTP) hash faster in Python than through DuckDB
+
+
+def event_keys(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The dedupe key of each (non-null) event id."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    ids = ids.cast(pa.string())
+    n = len(ids)
+    keys = np.zeros(n, dtype=np.uint64)
+    if n == 0:
+        return keys
+    offsets, data = string_buffers(ids)
+    lengths = offsets[1:] - offsets[:-1]
+    is_hex = np.zeros(n, dtype=bool)
+    if len(data) == 32 * n and (lengths == 32).all():
+        hex_rows = np.arange(n)
+        chars = data.reshape(n, 32)  # the usual case (derived ids): a view, no gather
+    else:
+        hex_rows = np.flatnonzero(lengths == 32)
+        chars = data[offsets[hex_rows][:, None] + np.arange(32)]
+    if len(hex_rows):
+        pairs = _HEX_VALUE[chars[:, :16]]
+        ok = pairs.max(axis=1) < 16
+        key_bytes = np.ascontiguousarray((pairs[:, 0::2] << np.uint8(4)) | pairs[:, 1::2])
+        values = key_bytes.view("<u8").ravel()
+        keys[hex_rows[ok]] = values[ok]
+        is_hex[hex_rows[ok]] = True
+    rest = np.flatnonzero(~is_hex)
+    if len(rest):
+        keys[rest] = _md5_keys(ids.take(pa.array(rest)))
+    return keys
+
+
+def key_of(event_id: str) -> int:
+    if len(event_id) == 32 and all(c in "0123456789abcdef" for c in event_id[:16]):
+        return int.from_bytes(bytes.fromhex(event_id[:16]), "little")
+    return int.from_bytes(hashlib.md5(event_id.encode(), usedforsecurity=False).digest()[:8], "little")
+
+
+def _md5_keys(ids: pa.Array) -> np.ndarray:
+    if len(ids) < _PY_LOOP_BELOW:
+        return np.array([key_of(v) for v in ids.to_pylist()], dtype=np.uint64)
+    with duckdb.connect() as con:
+        con.register(
+            "id_table", pa.Table.from_batches(pa.table({"id": ids}).to_batches(max_chunksize=1 << 17))
+        )
+        result = con.sql("SELECT md5_number_upper(id) AS k FROM id_table").to_arrow_table()["k"]
+    return np.asarray(result.to_numpy(), dtype=np.uint64)
+
+
+def first_occurrences(keys: np.ndarray) -> np.ndarray:
+    """Mask of each key's first occurrence (later repeats are duplicates within the batch)."""
+    return fresh_mask(keys, [])
+
+
+def fresh_mask(keys: np.ndarray, known: list[np.ndarray]) -> np.ndarray:
+    """Rows whose key is new: not in any of the ``known`` sorted arrays, and first of its kind in ``keys``.
+
+    The probes are sorted once, so every binary search starts where the previous one ended (large
+    batches against large key sets are memory-bound otherwise).
+    """
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(keys)
+    probes = keys[order]
+    stale = np.zeros(n, dtype=bool)
+    stale[1:] = probes[1:] == probes[:-1]
+    if stale.any():  # repeats in the batch: the first in input order must win, so sort stably
+        order = np.argsort(keys, kind="stable")
+        probes = keys[order]
+        stale[1:] = probes[1:] == probes[:-1]
+    for sorted_keys in known:
+        if len(sorted_keys):
+            pos = np.searchsorted(sorted_keys, probes)
+            pos[pos == len(sorted_keys)] = 0
+            stale |= sorted_keys[pos] == probes
+    fresh = np.empty(n, dtype=bool)
+    fresh[order] = ~stale
+    return fresh
+
+
+def sorted_contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    if len(sorted_keys) == 0 or len(keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.searchsorted(sorted_keys, keys)
+    pos[pos == len(sorted_keys)] = 0
+    return np.asarray(sorted_keys[pos] == keys, dtype=bool)
+
+
+def merge_sorted(a: np.ndarray, b_sorted: np.ndarray) -> np.ndarray:
+    """Merge two sorted key arrays in linear time."""
+    if len(b_sorted) == 0:
+        return np.asarray(a)
+    if len(a) == 0:
+        return b_sorted
+    return np.insert(np.asarray(a), np.searchsorted(a, b_sorted), b_sorted)
+
+
+class KeySet:
+    """A growing set of keys: a few sorted runs, merged as they pile up (log-structured)."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self._runs)
+
+    @property
+    def runs(self) -> list[np.ndarray]:
+        """The sorted runs, for :func:`fresh_mask`."""
+        return list(self._runs)
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(keys), dtype=bool)
+        for run in self._runs:
+            found |= sorted_contains(run, keys)
+        return found
+
+    def add(self, keys: np.ndarray) -> None:
+        if not len(keys):
+            return
+        run = np.sort(np.asarray(keys, dtype=np.uint64))
+        while self._runs and len(self._runs[-1]) <= 2 * len(run):
+            run = merge_sorted(self._runs.pop(), run)
+        self._runs.append(run)
+
+    def clear(self) -> None:
+        self._runs.clear()

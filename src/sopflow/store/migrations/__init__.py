@@ -1,0 +1,1 @@
+"""Alembic migrations of the app database, run automatically when it is opened."""

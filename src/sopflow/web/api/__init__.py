@@ -1,0 +1,1 @@
+"""HTTP API routers: native ingest (``/api/v1/events``) and PostHog-compatible capture."""

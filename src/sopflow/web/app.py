@@ -1,0 +1,58 @@
+"""The FastAPI application: ingest API today, the console later (mounted on the same app).
+
+``create_app(settings)`` builds it; the event store and app database open when the app starts (lifespan)
+unless ready ``Services`` are handed in (``sopflow serve`` opens them first, to fail with a clean message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from sopflow import __version__
+from sopflow.i18n import current_language
+from sopflow.settings import Settings, load_settings
+from sopflow.web.api import native, posthog
+from sopflow.web.errors import POSTHOG_PATHS, install_error_handlers
+from sopflow.web.middleware import IngestCorsMiddleware, LanguageMiddleware
+from sopflow.web.services import Services
+
+INGEST_PATHS = frozenset({"/api/v1/events", *POSTHOG_PATHS})
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services if services is not None else Services.open(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="sopflow",
+        version=__version__,
+        summary="Campaign SOPs, run and measured: event ingest API.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(IngestCorsMiddleware, paths=INGEST_PATHS)
+    app.add_middleware(LanguageMiddleware, default=current_language())
+    app.include_router(native.router)
+    app.include_router(posthog.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """App factory for uvicorn worker processes (``sopflow serve --workers N``): settings from the environment."""
+    return create_app(load_settings())

@@ -1,0 +1,144 @@
+"""One exception type for HTTP errors, one handler, two JSON shapes.
+
+Native endpoints (everything but the PostHog-compatible paths) answer errors as::
+
+    {"error": {"code": "invalid_api_key", "message": "…", "field": "batch[3].ts"}}
+
+``field`` is present only when one field is at fault. The PostHog-compatible capture paths answer in the
+shape PostHog's API uses for errors, which its SDKs read (``detail``)::
+
+    {"type": "authentication_error", "code": "invalid_api_key", "detail": "…", "attr": null}
+
+Every error raised anywhere (a :class:`SopflowError`, FastAPI's validation errors, 404/405, or a bug) goes
+through :func:`install_error_handlers`, so no response ever has another shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sopflow.errors import SopflowError
+from sopflow.i18n import _
+
+log = logging.getLogger("sopflow.web")
+
+POSTHOG_PATHS = frozenset(
+    path + slash for path in ("/batch", "/capture", "/e", "/i/v0/e") for slash in ("", "/")
+)
+_POSTHOG_TYPES = {
+    400: "validation_error",
+    401: "authentication_error",
+    413: "validation_error",
+    415: "validation_error",
+    422: "validation_error",
+    429: "throttled_error",
+}
+
+
+class ApiError(SopflowError):
+    """An error answered over HTTP: a stable ``code``, its status, and the field at fault if there is one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        status: int,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.http_status = status
+        self.field = field
+        self.headers = headers
+
+
+def native_body(code: str, message: str, field: str | None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return {"error": error}
+
+
+def posthog_body(status: int, code: str, message: str, field: str | None) -> dict[str, Any]:
+    kind = _POSTHOG_TYPES.get(status, "server_error" if status >= 500 else "invalid_request")
+    return {"type": kind, "code": code, "detail": message, "attr": field}
+
+
+def error_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    if request.url.path in POSTHOG_PATHS:
+        body = posthog_body(status, code, message, field)
+    else:
+        body = native_body(code, message, field)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _sopflow_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SopflowError)
+    headers = getattr(exc, "headers", None)
+    if exc.http_status == 503 and headers is None:
+        headers = {"Retry-After": "1"}  # busy store: the client may simply send the same batch again
+    return error_response(
+        request,
+        status=exc.http_status,
+        code=exc.code,
+        message=exc.message,
+        field=getattr(exc, "field", None),
+        headers=headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    field = ".".join(str(part) for part in first.get("loc", ())) or None
+    return error_response(
+        request, status=422, code="invalid_input", message=str(first.get("msg", "")), field=field
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_response(
+            request,
+            status=404,
+            code="not_found",
+            message=_("no such endpoint: {path}", path=request.url.path),
+        )
+    if exc.status_code == 405:
+        return error_response(
+            request,
+            status=405,
+            code="method_not_allowed",
+            message=_("{method} is not allowed on {path}", method=request.method, path=request.url.path),
+        )
+    return error_response(request, status=exc.status_code, code="http_error", message=str(exc.detail))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        request, status=500, code="internal_error", message=_("internal error; please retry later")
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SopflowError, _sopflow_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
