@@ -7,7 +7,7 @@ Library errors (:class:`SopflowError`) become a clean message and their exit cod
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import typer
 
@@ -30,10 +30,60 @@ def _pop_lang(argv: list[str]) -> tuple[str | None, list[str]]:
     return lang, rest
 
 
-def build_app() -> typer.Typer:
-    from sopflow.demo import demo_command
+def _playbook(app: typer.Typer) -> None:
     from sopflow.playbook.commands import app as playbook_app
 
+    app.add_typer(playbook_app, name="playbook", help=_("Write, check, estimate and render SOP playbooks."))
+
+
+def _demo(app: typer.Typer) -> None:
+    from sopflow.demo import demo_command
+
+    app.command(
+        "demo", help=_("Build a demo workspace from a built-in playbook and show what sopflow does.")
+    )(demo_command)
+
+
+def _serve(app: typer.Typer) -> None:
+    from sopflow.web.commands import serve_command
+
+    app.command("serve", help=_("Run the HTTP server: event ingest API (native and PostHog-compatible)."))(
+        serve_command
+    )
+
+
+def _keys(app: typer.Typer) -> None:
+    from sopflow.store.commands import app as keys_app
+
+    app.add_typer(keys_app, name="keys", help=_("Create, list and revoke API keys for sending events."))
+
+
+def _simulate(app: typer.Typer) -> None:
+    from sopflow.simulate.commands import simulate_command, simulate_help
+
+    app.command("simulate", help=simulate_help())(simulate_command)
+
+
+def _events(app: typer.Typer) -> None:
+    from sopflow.events.commands import app as events_app
+
+    app.add_typer(events_app, name="events", help=_("Import, inspect, export and compact the event store."))
+
+
+# Each top-level command registers itself; a run imports only the one it needs, since importing all
+# of them (FastAPI, SQLAlchemy, DuckDB…) costs more than a second of start-up.
+COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
+    "playbook": _playbook,
+    "events": _events,
+    "simulate": _simulate,
+    "serve": _serve,
+    "keys": _keys,
+    "demo": _demo,
+}
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The CLI with every command, or with just ``only`` (a top-level command name) registered."""
     app = typer.Typer(
         name="sopflow",
         help=_("Write a growth campaign as an SOP playbook, run it with the team, and measure every step."),
@@ -56,23 +106,9 @@ def build_app() -> typer.Typer:
     ) -> None:
         """sopflow."""
 
-    app.add_typer(playbook_app, name="playbook", help=_("Write, check, estimate and render SOP playbooks."))
-    app.command(
-        "demo", help=_("Build a demo workspace from a built-in playbook and show what sopflow does.")
-    )(demo_command)
-    from sopflow.store.commands import app as keys_app
-    from sopflow.web.commands import serve_command
-
-    app.command("serve", help=_("Run the HTTP server: event ingest API (native and PostHog-compatible)."))(
-        serve_command
-    )
-    app.add_typer(keys_app, name="keys", help=_("Create, list and revoke API keys for sending events."))
-    from sopflow.simulate.commands import simulate_command, simulate_help
-
-    app.command("simulate", help=simulate_help())(simulate_command)
-    from sopflow.events.commands import app as events_app
-
-    app.add_typer(events_app, name="events", help=_("Import, inspect, export and compact the event store."))
+    for name, register in COMMANDS.items():
+        if only is None or name == only:
+            register(app)
     return app
 
 
@@ -91,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             err=True,
         )
         raise SystemExit(2) from None
-    app = build_app()
+    first = next((arg for arg in args if not arg.startswith("-")), None)
+    app = build_app(first if first in COMMANDS else None)
     try:
         app(args=args, prog_name="sopflow", standalone_mode=True)
     except SopflowError as exc:
