@@ -32,7 +32,7 @@ from typing import Any
 
 from sopflow.errors import InvalidInput
 from sopflow.events.headers import ANON_ID, BUILTIN_HEADERS, fold
-from sopflow.events.schema import ANON_ID_PROPERTY, IDENTIFY_EVENT
+from sopflow.events.schema import ANON_ID_PROPERTY, COLUMNS, IDENTIFY_EVENT
 from sopflow.events.timeparse import TimeParseError, parse_datetime, parse_number, parse_text, us_to_datetime
 from sopflow.i18n import N_, _
 
@@ -127,23 +127,7 @@ def normalize_parts(
     out["properties"] = _properties(given_props, extras, row)
     if out["event_id"] is None:
         out["event_id"] = derive_event_id(out, ts_us)
-    return {key: out[key] for key in _ORDER}
-
-
-_ORDER = (
-    "event_id",
-    "event",
-    "user_id",
-    "ts",
-    "channel",
-    "campaign",
-    "step",
-    "variant",
-    "inviter_id",
-    "revenue",
-    "currency",
-    "properties",
-)
+    return {key: out[key] for key in COLUMNS}
 
 
 def _split(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:

@@ -27,7 +27,6 @@ Why this layout:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
@@ -38,7 +37,7 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -54,7 +53,7 @@ from sopflow.events.generation import (
     write_generation,
 )
 from sopflow.events.group_commit import GroupCommitter, Ticket
-from sopflow.events.keys import KeySet, event_keys, first_occurrences, fresh_mask, sorted_contains
+from sopflow.events.keys import KeySet, event_keys, first_occurrences, sorted_contains
 from sopflow.events.locks import DEFAULT_TIMEOUT_S, StoreBusy, file_lock, try_lock
 from sopflow.events.manifest import read_from, read_log, read_manifest, write_manifest
 from sopflow.events.reading import SortedView
@@ -65,13 +64,14 @@ from sopflow.events.wal import (
     FRAME_SUFFIX,
     FrameFile,
     encode_frame,
-    fsync_dir,
-    fsync_file,
     iter_frames,
     read_bulk,
 )
 from sopflow.i18n import _
 from sopflow.workspace import Workspace
+
+if TYPE_CHECKING:  # bulk.py builds on this module; import it lazily at run time
+    from sopflow.events.bulk import BulkWriter, DirectImport
 
 SEGMENT_ROWS = 8_000_000
 MAX_SEGMENTS = 64
@@ -192,6 +192,8 @@ class EventStore:
             return writer.commit()
 
     def bulk_import(self, *, lock_timeout: float = IMPORT_LOCK_TIMEOUT_S) -> DirectImport:
+        from sopflow.events.bulk import DirectImport
+
         """Load large tables straight into new segments (no second write through the log).
 
         Holds the compaction lock until :meth:`DirectImport.commit` or ``abort``; the commit installs
@@ -201,6 +203,8 @@ class EventStore:
 
     def bulk_writer(self) -> BulkWriter:
         """Stage many tables and commit them as one (``with store.bulk_writer() as w: w.write(t); w.commit()``)."""
+        from sopflow.events.bulk import BulkWriter
+
         return BulkWriter(self)
 
     def _commit_group(self, tickets: list[Ticket[_Batch, AppendResult]]) -> None:
@@ -456,153 +460,6 @@ class EventStore:
         from sopflow.events.export import export_parquet
 
         return export_parquet(self, directory, overwrite=overwrite)
-
-
-class BulkWriter:
-    """Stages tables in ``events/staging/`` and commits them in one atomic rename; nothing is visible before."""
-
-    def __init__(self, store: EventStore) -> None:
-        self.store = store
-        self.path = store.staging_dir / f"b-{secrets.token_hex(8)}{BULK_SUFFIX}"
-        self._lock = try_lock(self.path)
-        self._sink = pa.OSFile(str(self.path), "wb")
-        self._writer = pa.ipc.new_file(self._sink, EVENT_SCHEMA)
-        self._keys = KeySet()
-        self._parts: list[np.ndarray] = []
-        self.accepted = 0
-        self.duplicates = 0
-        self._open = True
-        with store._state, file_lock(store.write_lock, shared=True, timeout=store.lock_timeout):
-            store._catch_up()
-
-    def __enter__(self) -> BulkWriter:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._open:
-            self.abort()
-
-    def write(self, table: pa.Table) -> AppendResult:
-        """Stage ``table`` minus rows already in the store or staged; returns this call's counts."""
-        table = canonical_table(table)
-        keys = event_keys(table["event_id"])
-        with self.store._state:
-            known = [np.asarray(self.store._base_keys), *self.store._wal_keys.runs, *self._keys.runs]
-        fresh = fresh_mask(keys, known)
-        if not fresh.all():
-            table, keys = table.filter(pa.array(fresh)), keys[fresh]
-        if table.num_rows:
-            self._writer.write_table(table)
-            self._keys.add(keys)
-            self._parts.append(keys)
-        result = AppendResult(table.num_rows, int((~fresh).sum()))
-        self.accepted += result.accepted
-        self.duplicates += result.duplicates
-        return result
-
-    def commit(self) -> AppendResult:
-        """Make everything staged durable and visible at once (rows committed meanwhile by others are dropped)."""
-        self._writer.close()
-        self._sink.close()
-        fsync_file(self.path)
-        store = self.store
-        keys = np.concatenate(self._parts) if self._parts else np.zeros(0, dtype=np.uint64)
-        with store._state, file_lock(store.write_lock, timeout=store.lock_timeout):
-            store._catch_up()
-            raced = store.known(keys)
-            if raced.any():
-                table = read_bulk(self.path).filter(pa.array(~raced))
-                _rewrite_bulk(self.path, table)
-                keys = keys[~raced]
-                self.accepted -= int(raced.sum())
-                self.duplicates += int(raced.sum())
-            if len(keys):
-                target = store.wal_dir / self.path.name
-                os.replace(self.path, target)
-                fsync_dir(store.wal_dir)
-                store._wal_keys.add(keys)
-                store._wal_seen[target.name] = -1
-                store._bump_seq()
-            else:
-                self.path.unlink(missing_ok=True)
-        self._release()
-        return AppendResult(self.accepted, self.duplicates)
-
-    def abort(self) -> None:
-        with contextlib.suppress(pa.ArrowException, OSError, ValueError):
-            self._writer.close()
-        self._sink.close()
-        self.path.unlink(missing_ok=True)
-        self._release()
-
-    def _release(self) -> None:
-        self._open = False
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
-
-
-class DirectImport:
-    """Tables loaded straight into a new generation; see :meth:`EventStore.bulk_import`."""
-
-    def __init__(self, store: EventStore, *, lock_timeout: float) -> None:
-        self.store = store
-        self._lock = try_lock(store.compact_lock, timeout=lock_timeout)
-        if self._lock is None:
-            raise StoreBusy(
-                _("another process is compacting the event store at {path}; try again", path=store.events_dir)
-            )
-        try:
-            self._manifest, self._sealed, self._builder = store._start_build()
-        except BaseException:
-            self._release()
-            raise
-        self.accepted = 0
-        self.duplicates = 0
-
-    def __enter__(self) -> DirectImport:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._lock is not None:
-            self.abort()
-
-    def write(self, table: pa.Table) -> AppendResult:
-        added, duplicates = self._builder.add(canonical_table(table))
-        self.accepted += added
-        self.duplicates += duplicates
-        return AppendResult(added, duplicates)
-
-    def commit(self) -> AppendResult:
-        try:
-            if self._builder.added or self._sealed != self._manifest.get("sealed", {}):
-                self.store._finish_build(self._manifest, self._sealed, self._builder, full=False)
-            else:
-                self._builder.discard()  # nothing new (a re-import): keep the current generation
-        finally:
-            self._release()
-        return AppendResult(self.accepted, self.duplicates)
-
-    def abort(self) -> None:
-        self._builder.discard()
-        self._release()
-
-    def _release(self) -> None:
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
-
-
-def _rewrite_bulk(path: Path, table: pa.Table) -> None:
-    tmp = path.with_suffix(".tmp")
-    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, EVENT_SCHEMA) as writer:
-        writer.write_table(table)
-    fsync_file(tmp)
-    os.replace(tmp, path)
 
 
 def _chunks(tables: list[pa.Table], rows: int) -> Iterator[pa.Table]:

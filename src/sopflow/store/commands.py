@@ -10,16 +10,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from sopflow.i18n import _
 from sopflow.settings import load_settings
 from sopflow.store.api_keys import create_api_key, list_api_keys, revoke_api_key
-from sopflow.store.database import Database, open_app_database
+from sopflow.store.database import open_app_database
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -27,8 +30,15 @@ WORKSPACE_HELP = _("Workspace folder (default: $SOPFLOW_HOME, else ./sopflow-dat
 JSON_HELP = _("Print a machine-readable result")
 
 
-def _database(workspace: Path | None) -> Database:
-    return open_app_database(load_settings(home=workspace))
+@contextmanager
+def _session(workspace: Path | None) -> Iterator[Session]:
+    """A session on the workspace's app database, closed (and the database with it) afterwards."""
+    database = open_app_database(load_settings(home=workspace))
+    try:
+        with database.session() as session:
+            yield session
+    finally:
+        database.close()
 
 
 def _print_json(value: object) -> None:
@@ -41,12 +51,8 @@ def create(
     workspace: Path | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    database = _database(workspace)
-    try:
-        with database.session() as session:
-            created = create_api_key(session=session, name=name)
-    finally:
-        database.close()
+    with _session(workspace) as session:
+        created = create_api_key(session=session, name=name)
     if as_json:
         _print_json({**created.record.as_json(), "key": created.key})
         return
@@ -65,12 +71,8 @@ def list_keys(
     workspace: Path | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    database = _database(workspace)
-    try:
-        with database.session() as session:
-            keys = list_api_keys(session=session)
-    finally:
-        database.close()
+    with _session(workspace) as session:
+        keys = list_api_keys(session=session)
     if as_json:
         _print_json({"keys": [key.as_json() for key in keys]})
         return
@@ -90,12 +92,8 @@ def revoke(
     workspace: Path | None = typer.Option(None, "--workspace", help=WORKSPACE_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    database = _database(workspace)
-    try:
-        with database.session() as session:
-            key = revoke_api_key(session=session, ref=ref)
-    finally:
-        database.close()
+    with _session(workspace) as session:
+        key = revoke_api_key(session=session, ref=ref)
     if as_json:
         _print_json(key.as_json())
         return
