@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The analytics kernels are C, compiled on first use: without a system compiler, Zig's from PyPI.
+	command -v cc >/dev/null || command -v gcc >/dev/null || $(BIN)/python -m pip install --quiet ziglang
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,11 +28,12 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -n auto -p no:cacheprovider
+	$(BIN)/pytest -q -n auto --dist loadgroup -p no:cacheprovider
 
 test: lint types unit
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 
 clean:

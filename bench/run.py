@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-MODULES = ["import_csv", "store", "ingest_http", "simulate"]
+MODULES = ["import_csv", "store", "ingest_http", "simulate", "funnel"]
 OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 HEADER = """# Benchmarks
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -160,3 +161,25 @@ def test_cli_lang_option_and_unsupported_language(run_cli: Callable[..., Any]) -
     bad = run_cli(["playbook", "validate", "x.yaml"], lang="fr")
     assert bad.exit_code == 2
     assert "unsupported language" in bad.stderr or "不支持" in bad.stderr
+
+
+def test_the_catalog_reader_reads_every_catalog_as_babel_does() -> None:
+    from sopflow.i18n import read_catalog
+
+    sample = (
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        '#. a comment\nmsgid "plain"\nmsgstr "普通"\n\n'
+        '#, fuzzy\nmsgid "fuzzy one"\nmsgstr "不算"\n\n'
+        'msgid ""\n"split "\n"over lines \\"quoted\\"\\n"\nmsgstr ""\n"分"\n"行"\n\n'
+        'msgid "untranslated"\nmsgstr ""\n\n'
+        'msgid "tab\\there \\\\ back"\nmsgstr "制表\\t符 \\\\ 反斜杠"\n'
+    )
+    files = [
+        sample,
+        *(p.read_text(encoding="utf-8") for p in sorted((SRC / "i18n" / "locales").rglob("*.po"))),
+    ]
+    for text in files:
+        po = read_po(io.BytesIO(text.encode("utf-8")))
+        expected = {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}
+        assert read_catalog(text) == expected
+    assert read_catalog(sample)['split over lines "quoted"\n'] == "分行"

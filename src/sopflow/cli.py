@@ -70,6 +70,56 @@ def _events(app: typer.Typer) -> None:
     app.add_typer(events_app, name="events", help=_("Import, inspect, export and compact the event store."))
 
 
+def _funnel(app: typer.Typer) -> None:
+    from sopflow.analytics.funnel.commands import funnel_command
+
+    app.command(
+        "funnel", help=_("Persons reaching each step of a funnel, by breakdown, trend and drop-off.")
+    )(funnel_command)
+
+
+def _aarrr(app: typer.Typer) -> None:
+    from sopflow.analytics.aarrr.commands import aarrr_command
+
+    app.command("aarrr", help=_("The five AARRR stages from the playbook funnel's tags, per channel."))(
+        aarrr_command
+    )
+
+
+def _roi(app: typer.Typer) -> None:
+    from sopflow.analytics.roi.commands import roi_command
+
+    app.command("roi", help=_("Revenue, cost, ROI, CAC and payback per channel, against the plan."))(
+        roi_command
+    )
+
+
+def _targets(app: typer.Typer) -> None:
+    from sopflow.analytics.targets.commands import targets_command
+
+    app.command("targets", help=_("Every target of the playbook: expected, actual, gap, status, findings."))(
+        targets_command
+    )
+
+
+def _retention(app: typer.Typer) -> None:
+    from sopflow.analytics.retention.commands import retention_command, retention_help
+
+    app.command("retention", help=retention_help())(retention_command)
+
+
+def _referral(app: typer.Typer) -> None:
+    from sopflow.analytics.referral.commands import referral_command, referral_help
+
+    app.command("referral", help=referral_help())(referral_command)
+
+
+def _report(app: typer.Typer) -> None:
+    from sopflow.analytics.report.commands import report_command, report_help
+
+    app.command("report", help=report_help())(report_command)
+
+
 # Each top-level command registers itself; a run imports only the one it needs, since importing all
 # of them (FastAPI, SQLAlchemy, DuckDB…) costs more than a second of start-up.
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
@@ -79,6 +129,13 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "serve": _serve,
     "keys": _keys,
     "demo": _demo,
+    "funnel": _funnel,
+    "aarrr": _aarrr,
+    "roi": _roi,
+    "targets": _targets,
+    "retention": _retention,
+    "referral": _referral,
+    "report": _report,
 }
 
 

@@ -2,7 +2,8 @@
 
 The workspace gets the community fission playbook; its plan (测算) is printed; the SOP document is rendered
 for the team (HTML, Excel, calendar); a run of the campaign that ended today is simulated into the workspace's
-event store (about 50k users arriving through its channels, with fission), and the store's stats are shown.
+event store (about 50k users arriving through its channels, with fission), the store's stats are shown, and
+the campaign report (one self-contained HTML page) is written beside the SOP.
 Each later capability adds its step here.
 """
 
@@ -23,6 +24,7 @@ from sopflow.playbook.catalog import write_template
 from sopflow.playbook.commands.plan import print_plan
 from sopflow.playbook.estimate import estimate, revenue_stage
 from sopflow.playbook.loader import load_playbook
+from sopflow.playbook.model import Playbook
 from sopflow.playbook.render import write_sop
 from sopflow.playbook.timenode import parse_time_node
 from sopflow.simulate.commands import print_summary
@@ -103,3 +105,22 @@ def demo_command(
     console.print(
         _("Workspace: {path} (use --workspace or SOPFLOW_HOME to point commands at it)", path=workspace.root)
     )
+
+    console.rule(_("6. The campaign report: every number against the plan"))
+    report = write_demo_report(playbook=playbook, workspace=workspace, out=directory / "report.html")
+    console.print(_("Report written: {path}", path=report.resolve()))
+    console.print(_("Open it in a browser (works offline): {path}", path=report.resolve()))
+
+
+def write_demo_report(*, playbook: Playbook, workspace: Workspace, out: Path) -> Path:
+    """The report over the whole simulated run, in the playbook's time zone."""
+    from sopflow.analytics.engines import open_engine
+    from sopflow.analytics.report import write_report
+    from sopflow.analytics.timerange import TimeRange
+
+    zone = ZoneInfo(playbook.meta.timezone)
+    engine = open_engine("duckdb", workspace=workspace, tz=zone)
+    path, _data = write_report(
+        engine=engine, playbook=playbook, time_range=TimeRange(None, None, zone), out=out
+    )
+    return path

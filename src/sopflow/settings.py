@@ -79,6 +79,27 @@ class Settings(BaseModel):
         description="How long the server trusts a verified API key before checking the database again "
         "(a revoked key stops working within this time)",
     )
+    spark_master: str = Field(
+        "local[2]",
+        description="Spark master URL for --engine spark: local[N] runs in this process on N cores; a cluster "
+        "(spark://host:7077, yarn) needs sopflow installed on its workers",
+    )
+    spark_driver_memory: str = Field(
+        "2g",
+        pattern=r"^[0-9]+[kmgtKMGT]?$",
+        description="Memory of the Spark driver JVM, e.g. 2g (in local mode it also runs the tasks)",
+    )
+    spark_java_options: str = Field(
+        "",
+        description="Extra JVM options for the Spark driver, e.g. -XX:TieredStopAtLevel=1 (starts about twice "
+        "as fast, for small data; large jobs run slower)",
+    )
+    spark_shuffle_partitions: int = Field(
+        8,
+        ge=1,
+        description="Partitions Spark spreads persons over; each is read whole into one Python worker, so "
+        "raise it when a worker runs out of memory on a large dataset",
+    )
 
     @field_validator("timezone")
     @classmethod

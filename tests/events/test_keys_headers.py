@@ -8,7 +8,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sopflow.errors import InvalidInput
@@ -16,6 +16,7 @@ from sopflow.events.headers import parse_map_options, resolve_columns, unique_he
 from sopflow.events.keys import KeySet, event_keys, fresh_mask, key_of
 
 
+@settings(deadline=None)  # the first example pays for imports, which a busy machine makes slow
 @given(
     st.lists(
         st.one_of(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -201,13 +202,21 @@ def test_not_found_and_method_not_allowed_have_the_error_shape(client: TestClien
     assert_native_error(client.get(URL), 405, "method_not_allowed")
 
 
+def failing_commit(error: BaseException) -> Callable[..., None]:
+    """A stand-in for ``EventStore.submit_rows`` whose commit fails with ``error`` (from a store thread)."""
+
+    def submit_rows(rows: object, on_done: Callable[[object, BaseException | None], None]) -> None:
+        threading.Thread(target=on_done, args=(None, error)).start()
+
+    return submit_rows
+
+
 def test_internal_errors_have_the_error_shape(
     client: TestClient, api_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(rows: object) -> None:
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr(services_of(client).store, "append_rows", broken)
+    monkeypatch.setattr(
+        services_of(client).store, "submit_rows", failing_commit(RuntimeError("disk on fire"))
+    )
     error = assert_native_error(client.post(URL, json=BATCH, headers=auth(api_key)), 500, "internal_error")
     assert "disk on fire" not in error["message"]
 
@@ -217,10 +226,8 @@ def test_busy_store_is_a_retryable_503(
 ) -> None:
     from sopflow.events.locks import StoreBusy
 
-    def busy(rows: object) -> None:
-        raise StoreBusy("the event store is busy; nothing was written, try again")
-
-    monkeypatch.setattr(services_of(client).store, "append_rows", busy)
+    busy = StoreBusy("the event store is busy; nothing was written, try again")
+    monkeypatch.setattr(services_of(client).store, "submit_rows", failing_commit(busy))
     response = client.post(URL, json=BATCH, headers=auth(api_key))
     assert_native_error(response, 503, "store_busy")
     assert response.headers["Retry-After"] == "1"

@@ -13,10 +13,11 @@ import numpy as np
 import pyarrow as pa
 
 from sopflow.events.keys import KeySet, event_keys, fresh_mask
+from sopflow.events.layout import BULK_SUFFIX
 from sopflow.events.locks import StoreBusy, file_lock, try_lock
 from sopflow.events.schema import EVENT_SCHEMA
 from sopflow.events.store import AppendResult, EventStore, canonical_table
-from sopflow.events.wal import BULK_SUFFIX, fsync_dir, fsync_file, read_bulk
+from sopflow.events.wal import fsync_dir, fsync_file, read_bulk
 from sopflow.i18n import _
 
 

@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ import pyarrow.parquet as pq
 
 from sopflow.events.identity import Identity, extract_links
 from sopflow.events.keys import KeySet, event_keys, fresh_mask, merge_sorted
+from sopflow.events.layout import gen_dir_name
 from sopflow.events.wal import fsync_dir, fsync_file
 
 CACHE_COLUMNS = ("person", "ts", "event", "channel", "row")
@@ -81,10 +83,6 @@ def _empty_cache() -> dict[str, np.ndarray]:
         "channel": np.zeros(0, np.int16),
         "row": np.zeros(0, np.int64),
     }
-
-
-def gen_dir_name(number: int) -> str:
-    return f"gen-{number:06d}"
 
 
 def load_generation(events_dir: Path, manifest: dict[str, Any], *, cache: bool = True) -> Generation:
@@ -143,7 +141,12 @@ def write_generation(events_dir: Path, gen: Generation) -> str:
         writer.write_table(pa.table({"id": gen.identity.raw_ids}, schema=_ID_SCHEMA))
     fsync_file(ids)
     fsync_dir(tmp)
-    os.replace(tmp, events_dir / name)
+    target = events_dir / name
+    if target.exists():
+        # A compaction killed after renaming its generation into place but before writing the manifest:
+        # never named by a manifest, so no reader uses it, and this compaction (holding the lock) redoes it.
+        shutil.rmtree(target)
+    os.replace(tmp, target)
     fsync_dir(events_dir)
     return name
 

@@ -10,9 +10,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from sopflow.events.wal import BULK_SUFFIX, FRAME_SUFFIX, fsync_dir, fsync_file, iter_frames, read_bulk
-
-MANIFEST = "manifest.json"
+from sopflow.events.layout import BULK_SUFFIX, FRAME_SUFFIX, MANIFEST
+from sopflow.events.wal import fsync_dir, fsync_file, iter_frames, read_bulk
 
 
 def read_manifest(events_dir: Path) -> dict[str, Any]:

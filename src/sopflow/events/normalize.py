@@ -112,11 +112,11 @@ def normalize_parts(
             raise EventInvalid(name, "missing", row=row)
     if _is_identify(out["event"]):
         out["event"] = IDENTIFY_EVENT
-    ts_us = _timestamp(fields.get("ts"), tz, row, default_ts)
+    ts_us = timestamp_us(fields.get("ts"), tz=tz, row=row, default_ts=default_ts)
     out["ts"] = us_to_datetime(ts_us)
     out["revenue"] = parse_revenue(fields.get("revenue"), row)
     currency = _text(fields.get("currency"), "currency", row)
-    if currency is not None and not _CURRENCY.match(currency.upper()):
+    if currency is not None and not is_currency_code(currency.upper()):
         raise EventInvalid("currency", "bad_currency", row=row)
     out["currency"] = (
         currency.upper() if currency else (DEFAULT_CURRENCY if out["revenue"] is not None else None)
@@ -143,6 +143,10 @@ def _split(raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]
         elif fields.get(target) in (None, ""):
             fields[target] = value
     return fields, extras, given_props
+
+
+def is_currency_code(text: str) -> bool:
+    return _CURRENCY.match(text) is not None
 
 
 def _is_identify(event: str) -> bool:
@@ -174,7 +178,8 @@ def _text(value: Any, field: str, row: int | None) -> str | None:
     return text
 
 
-def _timestamp(value: Any, tz: tzinfo, row: int | None, default_ts: datetime | None) -> int:
+def timestamp_us(value: Any, *, tz: tzinfo, row: int | None, default_ts: datetime | None) -> int:
+    """UTC microseconds of a raw ``ts`` value (``default_ts`` when it is missing); raises :class:`EventInvalid`."""
     try:
         if isinstance(value, str):
             value = value.strip(STRIP_CHARS) or None

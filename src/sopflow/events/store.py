@@ -32,7 +32,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -43,25 +43,22 @@ import numpy as np
 import pyarrow as pa
 
 from sopflow.errors import InvalidInput
-from sopflow.events.export import ExportResult
 from sopflow.events.generation import (
     Generation,
     GenerationBuilder,
-    gen_dir_name,
     load_generation,
     rewrite_segments,
     write_generation,
 )
 from sopflow.events.group_commit import GroupCommitter, Ticket
 from sopflow.events.keys import KeySet, event_keys, first_occurrences, sorted_contains
+from sopflow.events.layout import BULK_SUFFIX, FRAME_SUFFIX, gen_dir_name
 from sopflow.events.locks import DEFAULT_TIMEOUT_S, StoreBusy, file_lock, try_lock
 from sopflow.events.manifest import read_from, read_log, read_manifest, write_manifest
 from sopflow.events.reading import SortedView
 from sopflow.events.schema import EVENT_SCHEMA
 from sopflow.events.stats import StoreStats
 from sopflow.events.wal import (
-    BULK_SUFFIX,
-    FRAME_SUFFIX,
     FrameFile,
     encode_frame,
     iter_frames,
@@ -72,6 +69,7 @@ from sopflow.workspace import Workspace
 
 if TYPE_CHECKING:  # bulk.py builds on this module; import it lazily at run time
     from sopflow.events.bulk import BulkWriter, DirectImport
+    from sopflow.events.export import ExportResult
 
 SEGMENT_ROWS = 8_000_000
 MAX_SEGMENTS = 64
@@ -103,7 +101,9 @@ class _Batch:
 def canonical_table(rows: Sequence[dict[str, Any]] | pa.Table) -> pa.Table:
     """Rows as an ``EVENT_SCHEMA`` table; refuses rows that skipped normalisation (missing required fields)."""
     try:
-        if isinstance(rows, pa.Table):
+        if isinstance(rows, pa.Table) and rows.schema.equals(EVENT_SCHEMA):
+            table = rows  # already canonical (the HTTP path builds it so): no select, no cast
+        elif isinstance(rows, pa.Table):
             table = rows.select(list(EVENT_SCHEMA.names)).cast(EVENT_SCHEMA)
         else:
             table = pa.Table.from_pylist(list(rows), schema=EVENT_SCHEMA)
@@ -164,6 +164,7 @@ class EventStore:
         self.close()
 
     def close(self) -> None:
+        self._committer.close()  # commits what callers of submit_rows queued, and stops its thread
         with self._state:
             if self._closed:
                 return
@@ -173,14 +174,33 @@ class EventStore:
 
     # ---- writing -------------------------------------------------------------------------------------------
 
-    def append_rows(self, rows: Sequence[dict[str, Any]]) -> AppendResult:
-        """Append normalised rows (see :func:`~sopflow.events.normalize.normalize_event`); durable on return."""
-        if not rows:
+    def append_rows(self, rows: Sequence[dict[str, Any]] | pa.Table) -> AppendResult:
+        """Append normalised rows (see :func:`~sopflow.events.normalize.normalize_event`), as dicts or one
+        canonical table (:func:`~sopflow.events.normalize_batch.normalize_batch`); durable on return."""
+        if len(rows) == 0:
             return AppendResult(0, 0)
         table = canonical_table(rows)
         result = self._committer.submit(_Batch(table, event_keys(table["event_id"])))
         self._maybe_auto_compact()
         return result
+
+    def submit_rows(
+        self,
+        rows: Sequence[dict[str, Any]] | pa.Table,
+        on_done: Callable[[AppendResult | None, BaseException | None], None],
+    ) -> None:
+        """:meth:`append_rows` without blocking: ``on_done(result, error)`` is called from a store thread once
+        the rows are durable (or failed). Rows that are not canonical raise here, before anything is queued."""
+        if len(rows) == 0:
+            on_done(AppendResult(0, 0), None)
+            return
+        table = canonical_table(rows)
+
+        def settled(ticket: Ticket[_Batch, AppendResult]) -> None:
+            on_done(ticket.result, ticket.error)
+            self._maybe_auto_compact()
+
+        self._committer.submit_nowait(_Batch(table, event_keys(table["event_id"])), settled)
 
     def append_table(self, table: pa.Table) -> AppendResult:
         """Append a canonical table in one atomic commit to the log; durable on return.
@@ -216,7 +236,8 @@ class EventStore:
                 keys = ticket.item.keys
                 fresh = first_occurrences(keys) & ~self.known(keys) & ~seen.contains(keys)
                 seen.add(keys[fresh])
-                accepted.append(ticket.item.table.filter(pa.array(fresh)))
+                table = ticket.item.table
+                accepted.append(table if fresh.all() else table.filter(pa.array(fresh)))
                 ticket.result = AppendResult(int(fresh.sum()), int((~fresh).sum()))
             if len(seen):
                 own = self._own_file()

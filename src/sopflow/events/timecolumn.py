@@ -62,6 +62,11 @@ def _ints(array: pa.Array) -> np.ndarray:
 
 
 def _epoch(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return epoch_to_us_column(values), ~valid
+
+
+def epoch_to_us_column(values: np.ndarray) -> np.ndarray:
+    """:func:`~sopflow.events.timeparse.epoch_to_us` of each value (seconds, ms, µs or ns by magnitude)."""
     us = np.where(
         values < EPOCH_SECONDS_BELOW,
         values * 1_000_000,
@@ -71,7 +76,8 @@ def _epoch(values: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarra
             np.where(values < EPOCH_MICROS_BELOW, values, values // 1_000),
         ),
     )
-    return us.astype(np.int64), ~valid
+    result: np.ndarray = us.astype(np.int64)
+    return result
 
 
 def _parse_strings(column: pa.Array, tz: tzinfo) -> tuple[np.ndarray, np.ndarray]:

@@ -24,12 +24,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from sopflow.events.layout import FRAME_SUFFIX
 from sopflow.events.schema import EVENT_SCHEMA
 
 MAGIC = b"SFW1"
 _HEADER = struct.Struct("<4sII")
-FRAME_SUFFIX = ".wal"
-BULK_SUFFIX = ".arrow"
 
 
 def encode_frame(table: pa.Table) -> bytes:

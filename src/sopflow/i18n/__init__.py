@@ -2,7 +2,9 @@
 
 Message ids are English source strings with ``{name}`` placeholders. Catalogs live in
 ``locales/<lang>/LC_MESSAGES/*.po``, one file per domain folder of the package (``playbook.po``,
-``events.po``…), merged at first use with Babel, so an editable install needs no compile step.
+``events.po``…), merged at first use by the small reader below (Babel's takes a few tenths of a second to
+import and parse, paid by every command at start), so an editable install needs no compile step; a test
+checks it reads every shipped catalog as Babel does.
 zh_CN is the default language, en the second; an en entry is only needed where the English text
 differs from the message id.
 """
@@ -14,8 +16,6 @@ from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any
-
-from babel.messages.pofile import read_po
 
 LANGUAGES = ("zh_CN", "en")
 DEFAULT_LANGUAGE = "zh_CN"
@@ -63,10 +63,61 @@ def current_language() -> str:
 def catalog(lang: str) -> dict[str, str]:
     merged: dict[str, str] = {}
     for path in sorted((_LOCALES / lang / "LC_MESSAGES").glob("*.po")):
-        with path.open("rb") as fh:
-            po = read_po(fh, locale=lang)
-        merged.update({str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy})
+        merged.update(read_catalog(path.read_text(encoding="utf-8")))
     return merged
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
+
+
+def _unquote(text: str) -> str:
+    body, out, i = text.strip()[1:-1], [], 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\" and i + 1 < len(body):
+            out.append(_ESCAPES.get(body[i + 1], body[i + 1]))
+            i += 2
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def read_catalog(text: str) -> dict[str, str]:
+    """``msgid → msgstr`` of a PO file: translated, non-fuzzy entries with a non-empty id (no plurals used)."""
+    found: dict[str, str] = {}
+    entry: dict[str, list[str]] = {}
+    field = ""
+    fuzzy = False
+
+    def finish() -> None:
+        msgid, msgstr = "".join(entry.get("msgid", [])), "".join(entry.get("msgstr", []))
+        if msgid and msgstr and not fuzzy and "msgctxt" not in entry:
+            found[msgid] = msgstr
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            if entry and "msgstr" in entry:
+                finish()
+                entry, fuzzy = {}, False
+            if line.startswith("#,") and "fuzzy" in line:
+                fuzzy = True
+            continue
+        if line.startswith('"'):
+            entry.setdefault(field, []).append(_unquote(line))
+            continue
+        keyword, _, rest = line.partition(" ")
+        if keyword in ("msgid", "msgctxt") and "msgstr" in entry:
+            finish()
+            entry, fuzzy = {}, fuzzy if keyword == "msgctxt" else False
+        field = keyword
+        entry.setdefault(field, []).append(_unquote(rest))
+    if entry:
+        finish()
+    return found
 
 
 def gettext(message: str, /, **values: Any) -> str:

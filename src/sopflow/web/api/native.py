@@ -18,17 +18,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from sopflow.events.store import AppendResult
 from sopflow.i18n import _
 from sopflow.store.api_keys import ApiKeyPublic
 from sopflow.web.body import decode_content, parse_json, read_body
 from sopflow.web.errors import ApiError
-from sopflow.web.ingest import too_many_events
+from sopflow.web.ingest import INLINE_MAX_BYTES, cpu_work, too_many_events
 from sopflow.web.services import Services
 
 router = APIRouter(tags=["ingest"])
@@ -108,11 +108,12 @@ def native_events(payload: Any, *, limit: int) -> list[dict[str, Any]]:
     return payload
 
 
-def _ingest(services: Services, body: bytes, content_encoding: str) -> AppendResult:
+def _prepare(services: Services, body: bytes, content_encoding: str) -> pa.Table:
+    """Decode, parse and check a request body: the canonical table of its events (CPU work, no I/O)."""
     settings = services.settings
     data = decode_content(body, content_encoding=content_encoding, limit=settings.max_decompressed_bytes)
     events = native_events(parse_json(data), limit=settings.max_batch_events)
-    return services.ingestor.ingest(events)
+    return services.ingestor.normalize(events)
 
 
 @router.post(
@@ -134,5 +135,7 @@ async def post_events(request: Request) -> JSONResponse:
         await run_in_threadpool(authenticate, services, key)
     body = await read_body(request, limit=services.settings.max_body_bytes)
     encoding = request.headers.get("content-encoding", "")
-    result = await run_in_threadpool(_ingest, services, body, encoding)
+    inline = len(body) <= INLINE_MAX_BYTES and encoding.strip().lower() in ("", "identity")
+    table = await cpu_work(inline, _prepare, services, body, encoding)
+    result = await services.ingestor.append(table)
     return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})

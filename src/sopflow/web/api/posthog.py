@@ -10,35 +10,37 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyarrow as pa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from sopflow.i18n import _
-from sopflow.web.body import read_body
+from sopflow.store.api_keys import ApiKeyPublic
+from sopflow.web.body import GZIP_MAGIC, read_body
 from sopflow.web.errors import POSTHOG_PATHS, ApiError
-from sopflow.web.ingest import too_many_events
-from sopflow.web.posthog import decode_capture, to_canonical
+from sopflow.web.ingest import INLINE_MAX_BYTES, cpu_work, too_many_events
+from sopflow.web.posthog import CaptureRequest, decode_capture, to_canonical
 from sopflow.web.services import Services
 
 router = APIRouter(tags=["PostHog-compatible capture"])
+INLINE_MAX_EVENTS = 2_000  # a form body (base64) may hold more events than its size suggests
 
 
-def _capture(
-    services: Services, body: bytes, content_type: str, query: dict[str, str], now: datetime
-) -> None:
-    settings = services.settings
-    request = decode_capture(
-        body, content_type=content_type, query=query, limit=settings.max_decompressed_bytes
-    )
-    if not request.token:
+def _check_token(token: str | None, found: ApiKeyPublic | None) -> None:
+    if not token:
         raise ApiError(_("event submitted without an api_key"), code="missing_api_key", status=401)
-    if services.keys.verify(request.token) is None:
+    if found is None:
         raise ApiError(
             _("Project API key invalid. Create one with `sopflow keys create NAME`."),
             code="invalid_api_key",
             status=401,
         )
+
+
+def _canonical_table(services: Services, request: CaptureRequest, now: datetime) -> pa.Table:
+    """The PostHog events mapped and checked (CPU work, no I/O); invalid events are 400s, as PostHog answers."""
+    settings = services.settings
     if len(request.events) > settings.max_batch_events:
         raise too_many_events(len(request.events), settings.max_batch_events)
     raws = [
@@ -46,7 +48,7 @@ def _capture(
         for index, event in enumerate(request.events)
     ]
     try:
-        services.ingestor.ingest(raws)
+        return services.ingestor.normalize(raws)
     except ApiError as exc:
         if exc.http_status == 422:
             exc.http_status = 400  # PostHog answers every invalid event with 400
@@ -56,10 +58,29 @@ def _capture(
 async def capture(request: Request) -> JSONResponse:
     services: Services = request.app.state.services
     now = datetime.now(UTC)
-    body = await read_body(request, limit=services.settings.max_body_bytes)
-    await run_in_threadpool(
-        _capture, services, body, request.headers.get("content-type", ""), dict(request.query_params), now
+    settings = services.settings
+    body = await read_body(request, limit=settings.max_body_bytes)
+    query = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    # Bodies small as sent are decoded here; gzip may hide a large body, so gzip and large go to a thread.
+    inline = len(body) <= INLINE_MAX_BYTES and not body.startswith(GZIP_MAGIC)
+    inline = inline and "compression" not in query
+    captured = await cpu_work(
+        inline,
+        decode_capture,
+        body,
+        content_type=content_type,
+        query=query,
+        limit=settings.max_decompressed_bytes,
     )
+    token = captured.token
+    known, found = services.keys.cached(token) if token else (True, None)
+    if token and not known:
+        found = await run_in_threadpool(services.keys.verify, token)
+    _check_token(token, found)
+    inline = inline and len(captured.events) <= INLINE_MAX_EVENTS
+    table = await cpu_work(inline, _canonical_table, services, captured, now)
+    await services.ingestor.append(table)
     return JSONResponse({"status": 1})
 
 

@@ -1,0 +1,211 @@
+"""The funnel's per-person definition: which step each event can fill, then the compiled kernel.
+
+:class:`FunnelPersons` is the one function both engines run (see :mod:`sopflow.analytics.frame`). It
+returns, per person: ``level`` (steps reached by the attempt that counts; 0 = not counted), ``entry_ts``
+and ``step_ts_K`` (the attempt's step times, µs; ``NONE`` when not reached or unordered), and, when asked,
+``breakdown`` (the entry event's ``--by`` value), ``channel`` (the entry event's channel) and ``person_id``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sopflow.analytics.conditions import rows_holding
+from sopflow.analytics.frame import BOOKKEEPING_EVENTS, Coded, FrameRequest, PersonFrame, PersonTable
+from sopflow.analytics.funnel.spec import FunnelSpec
+from sopflow.analytics.kernel.build import load
+
+NONE = np.iinfo(np.int64).min
+_ORDER_CODE = {"ordered": 0, "strict": 1, "unordered": 2}
+_P = ctypes.c_void_p
+_I32, _I64 = ctypes.c_int32, ctypes.c_int64
+# sop_funnel(n_persons, offsets, ts, mask, excl, other, bkey, n_steps, order, entry_first, n_excl,
+#            excl_from, excl_to, window, from, to, level_out, entry_out, times_out)
+_ARGTYPES: list[Any] = [
+    _I64,
+    _P,
+    _P,
+    _P,
+    _P,
+    _P,
+    _P,
+    _I32,
+    _I32,
+    _I32,
+    _I32,
+    _P,
+    _P,
+    _I64,
+    _I64,
+    _I64,
+    _P,
+    _P,
+    _P,
+]
+
+
+def _kernel() -> ctypes._NamedFuncPointer:
+    function = load("funnel").sop_funnel
+    function.argtypes = _ARGTYPES
+    function.restype = ctypes.c_int
+    return function
+
+
+def request_for(spec: FunnelSpec) -> FrameRequest:
+    columns: list[str] = []
+    for conditions in spec.where:
+        columns += [c.prop for c in conditions if c.prop not in columns]
+    if spec.by and spec.by not in columns:
+        columns.append(spec.by)
+    if spec.dropped_at is not None and "channel" not in columns:
+        columns.append("channel")
+    # A strict funnel is interrupted by any other event, so it reads them all.
+    events = None if spec.order == "strict" else frozenset(spec.steps) | {x.event for x in spec.exclusions}
+    return FrameRequest(
+        events=events, columns=tuple(columns), person_ids=spec.dropped_at is not None, exact_events=False
+    )
+
+
+@dataclass(frozen=True)
+class FunnelPersons:
+    spec: FunnelSpec
+
+    def __call__(self, frame: PersonFrame) -> PersonTable:
+        spec = self.spec
+        n, steps = frame.n_persons, len(spec.steps)
+        level = np.zeros(n, dtype=np.int32)
+        entry = np.full(n, -1, dtype=np.int64)
+        times = np.full((steps, n), NONE, dtype=np.int64)  # step-major, as the kernel writes
+        if n:
+            bkey = _breakdown_rank(frame.columns[spec.by]) if spec.by else None
+            _run_kernel(frame, spec, step_masks(frame, spec), bkey, level, entry, times)
+        return _person_table(frame, spec, level, entry, times)
+
+
+def step_masks(frame: PersonFrame, spec: FunnelSpec) -> np.ndarray:
+    """Bit k of an event's mask: it can fill step k (its name is the step's and it meets the step's --where)."""
+    names = {name: frame.event_code(name) for name in spec.steps}
+    plain = np.zeros(len(frame.event_names) + 1, dtype=np.uint32)
+    conditional: list[int] = []
+    for k, name in enumerate(spec.steps):
+        if spec.conditions(k):
+            conditional.append(k)
+        elif names[name] >= 0:
+            plain[names[name]] |= np.uint32(1 << k)
+    event = np.asarray(frame.event)
+    mask: np.ndarray = plain[event]
+    for k in conditional:
+        code = names[spec.steps[k]]
+        if code < 0:
+            continue
+        fits = event == code
+        for condition in spec.conditions(k):
+            fits &= rows_holding(condition, frame.columns[condition.prop])
+        mask[fits] |= np.uint32(1 << k)
+    return mask
+
+
+def _exclusion_masks(frame: PersonFrame, spec: FunnelSpec) -> np.ndarray:
+    table = np.zeros(len(frame.event_names) + 1, dtype=np.uint32)
+    for x, exclusion in enumerate(spec.exclusions):
+        code = frame.event_code(exclusion.event)
+        if code >= 0:
+            table[code] |= np.uint32(1 << x)
+    masks: np.ndarray = table[np.asarray(frame.event)]
+    return masks
+
+
+def _breakdown_rank(column: Coded) -> np.ndarray:
+    """Each row's breakdown value as its rank among the values (missing and empty first): ties between entries."""
+    order = sorted(range(len(column.values)), key=lambda i: column.values[i])
+    rank = np.empty(len(column.values) + 1, dtype=np.int32)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int32)
+    rank[-1] = -1
+    for i, value in enumerate(column.values):
+        if value == "":
+            rank[i] = -1
+    ranks: np.ndarray = rank[np.asarray(column.codes)]  # code -1 picks the last entry: missing
+    return ranks
+
+
+def _run_kernel(
+    frame: PersonFrame,
+    spec: FunnelSpec,
+    mask: np.ndarray,
+    bkey: np.ndarray | None,
+    level: np.ndarray,
+    entry: np.ndarray,
+    times: np.ndarray,
+) -> None:
+    kernel = _kernel()
+    offsets = np.ascontiguousarray(frame.offsets, dtype=np.int64)
+    ts = np.ascontiguousarray(frame.ts, dtype=np.int64)
+    excl = _exclusion_masks(frame, spec) if spec.exclusions else np.zeros(1, dtype=np.uint32)
+    if spec.order == "strict":
+        bookkeeping = np.zeros(len(frame.event_names) + 1, dtype=np.uint8)
+        for name in BOOKKEEPING_EVENTS:
+            code = frame.event_code(name)
+            if code >= 0:
+                bookkeeping[code] = 1
+        other = (1 - bookkeeping)[np.asarray(frame.event)].astype(np.uint8)
+    else:
+        other = np.zeros(1, dtype=np.uint8)
+    starts = np.array([x.start - 1 for x in spec.exclusions] or [0], dtype=np.int32)
+    ends = np.array([x.end - 1 for x in spec.exclusions] or [0], dtype=np.int32)
+    bkey_arg = None if bkey is None else np.ascontiguousarray(bkey, dtype=np.int32)
+    window_range = spec.range
+    lo = window_range.start if window_range and window_range.start is not None else NONE
+    hi = window_range.end if window_range and window_range.end is not None else np.iinfo(np.int64).max
+    status = kernel(
+        frame.n_persons,
+        _ptr(offsets),
+        _ptr(ts),
+        _ptr(mask),
+        _ptr(excl),
+        _ptr(other),
+        None if bkey_arg is None else _ptr(bkey_arg),
+        len(spec.steps),
+        _ORDER_CODE[spec.order],
+        1 if spec.entry == "first" else 0,
+        len(spec.exclusions),
+        _ptr(starts),
+        _ptr(ends),
+        spec.window_us,
+        int(lo),
+        int(hi),
+        _ptr(level),
+        _ptr(entry),
+        _ptr(times),
+    )
+    if status != 0:
+        raise ValueError(f"funnel kernel refused its arguments ({status})")
+
+
+def _ptr(array: np.ndarray) -> int:
+    assert array.flags.c_contiguous
+    return int(array.ctypes.data)
+
+
+def _person_table(
+    frame: PersonFrame, spec: FunnelSpec, level: np.ndarray, entry: np.ndarray, times: np.ndarray
+) -> PersonTable:
+    counted = entry >= 0
+    safe = np.where(counted, entry, 0)
+    ts = np.asarray(frame.ts)
+    entry_ts = np.where(counted, ts[safe] if len(ts) else NONE, NONE).astype(np.int64)
+    table: PersonTable = {"level": level, "entry_ts": entry_ts}
+    for k in range(len(spec.steps)):
+        table[f"step_ts_{k + 1}"] = times[k]
+    for name, wanted in (("breakdown", spec.by), ("channel", "channel" if spec.dropped_at else None)):
+        if wanted:
+            column = frame.columns[wanted]
+            codes = np.where(counted, np.asarray(column.codes)[safe] if len(column) else -1, -1)
+            table[name] = Coded(codes.astype(np.int32), column.values)
+    if spec.dropped_at is not None:
+        ids = frame.person_ids or []
+        table["person_id"] = Coded(np.arange(len(ids), dtype=np.int32), list(ids))
+    return table

@@ -1,0 +1,69 @@
+"""``sopflow report``: write the campaign report (one self-contained HTML page) for a playbook.
+
+``--json`` prints ``{"output": PATH, "lang", "sections": {name: {"available", "problem"}}}``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from sopflow.analytics import options
+from sopflow.i18n import _, current_language
+
+
+def report_help() -> str:
+    return _(
+        "Write one self-contained HTML report: funnel, AARRR, retention, referral tree, ROI by channel and "
+        "targets vs actual."
+    )
+
+
+def report_command(
+    playbook: Path = typer.Option(
+        ..., "--playbook", help=_("Playbook file: its funnel, channels and targets")
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help=_("HTML file to write, e.g. report.html")),
+    return_event: str | None = typer.Option(
+        None,
+        "--return-event",
+        help=_("Retention: the event that counts as coming back (default: the playbook's retention stage)"),
+    ),
+    start: str | None = options.from_option(),
+    end: str | None = options.to_option(),
+    tz: str = options.tz_option(),
+    events: Path | None = options.events_option(),
+    engine: str = options.engine_option(),
+    workspace: Path | None = options.workspace_option(),
+    as_json: bool = options.json_option(),
+) -> None:
+    from sopflow.analytics.engines import open_engine
+    from sopflow.analytics.report import write_report
+    from sopflow.analytics.timerange import parse_range
+    from sopflow.playbook.loader import load_playbook
+    from sopflow.workspace import Workspace
+
+    zone = options.parse_tz(tz)
+    time_range = parse_range(start, end, tz=zone)
+    loaded = load_playbook(playbook)
+    chosen = open_engine(
+        engine,
+        workspace=Workspace.resolve(workspace),
+        events_path=options.resolve_events_path(events),
+        tz=zone,
+    )
+    path, report = write_report(
+        engine=chosen, playbook=loaded, time_range=time_range, out=output, return_event=return_event
+    )
+    sections: dict[str, Any] = {
+        key: {"available": s["available"], "problem": s["problem"]} for key, s in report["sections"].items()
+    }
+    if as_json:
+        options.echo_json({"output": str(path), "lang": current_language(), "sections": sections})
+        return
+    typer.echo(_("Report written: {path}", path=path.resolve()))
+    for key, section in sections.items():
+        if not section["available"]:
+            typer.echo(_("Not available: {section}: {reason}", section=key, reason=section["problem"]))

@@ -1,0 +1,124 @@
+"""``sopflow targets``: every target of the playbook against the data, and the three biggest findings.
+
+``--json`` prints :meth:`TargetsResult.as_json` (shape in :mod:`sopflow.analytics.targets.aggregate`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sopflow.analytics import options
+from sopflow.analytics.aarrr.session import open_session, range_text
+from sopflow.analytics.roi.definition import ATTRIBUTIONS
+from sopflow.analytics.targets.aggregate import TargetsResult, compute_targets
+from sopflow.analytics.targets.status import TargetResult
+from sopflow.errors import InvalidInput
+from sopflow.i18n import N_, _
+from sopflow.playbook.estimate import format_metric
+
+STATUS_LABELS = {"met": N_("met"), "near": N_("near"), "missed": N_("missed"), "no_data": N_("no data")}
+STATUS_STYLES = {"met": "green", "near": "yellow", "missed": "red", "no_data": "dim"}
+
+
+def targets_command(
+    playbook: Path = typer.Option(..., "--playbook", help=_("Playbook file with the targets")),
+    costs: Path | None = typer.Option(
+        None,
+        "--costs",
+        help=_("CSV or Excel file of actual costs: date, channel, amount (replaces fixed costs)"),
+    ),
+    attribution: str = typer.Option(
+        "first", "--attribution", help=_("Revenue to the channel of the first or last touch: first|last")
+    ),
+    start: str | None = options.from_option(),
+    end: str | None = options.to_option(),
+    tz: str = options.tz_option(),
+    events: Path | None = options.events_option(),
+    engine: str = options.engine_option(),
+    workspace: Path | None = options.workspace_option(),
+    as_json: bool = options.json_option(),
+) -> None:
+    if attribution not in ATTRIBUTIONS:
+        raise InvalidInput(_("--attribution: choose one of {choices}", choices=", ".join(ATTRIBUTIONS)))
+    session = open_session(
+        playbook=playbook,
+        workspace=workspace,
+        events=events,
+        engine=engine,
+        start=start,
+        end=end,
+        tz=tz,
+        costs=costs,
+    )
+    result = compute_targets(
+        engine=session.engine,
+        playbook=session.playbook,
+        time_range=session.time_range,
+        cost_rows=session.cost_rows,
+        attribution="last" if attribution == "last" else "first",
+    )
+    if as_json:
+        options.echo_json(result.as_json())
+        return
+    _print(result)
+
+
+def _print(result: TargetsResult) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    table = Table(title=_("Targets: {name}", name=result.playbook["name"]), box=box.SIMPLE_HEAD)
+    table.add_column(_("Target"))
+    table.add_column(_("Metric"))
+    for header in (_("Expected"), _("Planned"), _("Actual"), _("Gap"), _("Status")):
+        table.add_column(header, justify="right")
+    for target in result.targets:
+        table.add_row(
+            target.name,
+            target.metric,
+            _expected(target),
+            format_metric(target.metric, target.planned),
+            format_metric(target.metric, target.actual),
+            _gap(target),
+            f"[{STATUS_STYLES[target.status]}]{_(STATUS_LABELS[target.status])}[/]",
+        )
+    if not result.targets:
+        console.print(_("This playbook has no targets."))
+    else:
+        console.print(table)
+    if result.findings:
+        console.print(_("Biggest findings:"))
+        for number, finding in enumerate(result.findings, start=1):
+            console.print(f"  {number}. {finding.text}", markup=False, soft_wrap=True)
+    elif result.targets:
+        console.print(_("Every target is met and every stage converts at or above plan."))
+    first = result.stages[0].users if result.stages else 0
+    console.print(
+        _(
+            "Actual values over {range}; stage counts by the funnel ({first} persons at the first stage); "
+            "money as in sopflow roi; engine {engine}.",
+            range=range_text(result.range),
+            first=f"{first:,}",
+            engine=result.engine,
+        ),
+        soft_wrap=True,
+    )
+
+
+def _expected(target: TargetResult) -> str:
+    value = format_metric(target.metric, target.expected)
+    return _("≥ {value}", value=value) if target.direction == "at_least" else _("≤ {value}", value=value)
+
+
+def _gap(target: TargetResult) -> str:
+    if target.gap is None:
+        return "—"
+    sign = "+" if target.gap > 0 else ("−" if target.gap < 0 else "")
+    text = sign + format_metric(target.metric, abs(target.gap))
+    if target.relative_gap is not None and not target.metric.startswith(("rate.", "rate_from_first.")):
+        text += f" ({target.relative_gap:+.1%})".replace("-", "−")
+    return text
