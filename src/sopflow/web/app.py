@@ -10,16 +10,36 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from sopflow import __version__
 from sopflow.i18n import current_language
 from sopflow.settings import Settings, load_settings
 from sopflow.web.api import native, posthog
 from sopflow.web.errors import POSTHOG_PATHS, install_error_handlers
+from sopflow.web.fastpath import Endpoint, IngestFastPath
 from sopflow.web.middleware import IngestCorsMiddleware, LanguageMiddleware
 from sopflow.web.services import Services
 
 INGEST_PATHS = frozenset({"/api/v1/events", *POSTHOG_PATHS})
+INGEST_ENDPOINTS: dict[str, Endpoint] = {
+    "/api/v1/events": native.ingest_native,
+    **{path: posthog.capture_events for path in POSTHOG_PATHS},
+}
+
+
+class SopflowApp(FastAPI):
+    """FastAPI with the ingest fast path outermost (see :mod:`sopflow.web.fastpath`)."""
+
+    default_language: str = "zh_CN"
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return IngestFastPath(
+            super().build_middleware_stack(),
+            owner=self,
+            endpoints=INGEST_ENDPOINTS,
+            default_language=self.default_language,
+        )
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -35,7 +55,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             if owned:
                 app.state.services.close()
 
-    app = FastAPI(
+    app = SopflowApp(
         title="sopflow",
         version=__version__,
         summary="Campaign SOPs, run and measured: event ingest API.",
@@ -45,9 +65,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         redoc_url=None,
     )
     app.state.settings = settings
+    app.default_language = current_language()
     install_error_handlers(app)
     app.add_middleware(IngestCorsMiddleware, paths=INGEST_PATHS)
-    app.add_middleware(LanguageMiddleware, default=current_language())
+    app.add_middleware(LanguageMiddleware, default=app.default_language)
     app.include_router(native.router)
     app.include_router(posthog.router)
     return app

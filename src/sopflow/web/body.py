@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -34,17 +35,21 @@ def body_too_large(limit: int) -> ApiError:
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
+    return await read_limited(request.headers.get("content-length", ""), request.stream(), limit=limit)
+
+
+async def read_limited(declared: str, chunks: AsyncIterator[bytes], *, limit: int) -> bytes:
+    """The body from ``chunks``, refused as soon as it passes ``limit`` bytes (or declares more)."""
     if declared.isdigit() and int(declared) > limit:
         raise body_too_large(limit)
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise body_too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def decoded_too_large(limit: int, *, status: int = 413) -> ApiError:

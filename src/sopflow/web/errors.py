@@ -71,6 +71,22 @@ def posthog_body(status: int, code: str, message: str, field: str | None) -> dic
     return {"type": kind, "code": code, "detail": message, "attr": field}
 
 
+def error_parts(path: str, status: int, code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The JSON body of an error on ``path``: PostHog's shape on its capture paths, ours elsewhere."""
+    if path in POSTHOG_PATHS:
+        return posthog_body(status, code, message, field)
+    return native_body(code, message, field)
+
+
+def sopflow_error_parts(exc: SopflowError, *, path: str) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """Status, JSON body and extra headers answering ``exc``."""
+    headers = getattr(exc, "headers", None)
+    if exc.http_status == 503 and headers is None:
+        headers = {"Retry-After": "1"}  # busy store: the client may simply send the same batch again
+    body = error_parts(path, exc.http_status, exc.code, exc.message, getattr(exc, "field", None))
+    return exc.http_status, body, headers
+
+
 def error_response(
     request: Request,
     *,
@@ -80,26 +96,14 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    if request.url.path in POSTHOG_PATHS:
-        body = posthog_body(status, code, message, field)
-    else:
-        body = native_body(code, message, field)
+    body = error_parts(request.url.path, status, code, message, field)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _sopflow_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SopflowError)
-    headers = getattr(exc, "headers", None)
-    if exc.http_status == 503 and headers is None:
-        headers = {"Retry-After": "1"}  # busy store: the client may simply send the same batch again
-    return error_response(
-        request,
-        status=exc.http_status,
-        code=exc.code,
-        message=exc.message,
-        field=getattr(exc, "field", None),
-        headers=headers,
-    )
+    status, body, headers = sopflow_error_parts(exc, path=request.url.path)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

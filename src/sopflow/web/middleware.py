@@ -24,17 +24,30 @@ class LanguageMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            header = Headers(scope=scope).get("accept-language", "")
-            wanted = next(
-                (
-                    lang
-                    for part in header.split(",")
-                    if (lang := normalize_language(part.split(";")[0].strip()))
-                ),
-                None,
-            )
-            set_language(wanted or self.default)
+            set_language(request_language(Headers(scope=scope).get("accept-language", ""), self.default))
         await self.app(scope, receive, send)
+
+
+def request_language(accept_language: str, default: str) -> str:
+    """The first language of an ``Accept-Language`` header that sopflow speaks, else ``default``."""
+    wanted = next(
+        (
+            lang
+            for part in accept_language.split(",")
+            if (lang := normalize_language(part.split(";")[0].strip()))
+        ),
+        None,
+    )
+    return wanted or default
+
+
+def cors_headers(origin: str) -> list[tuple[bytes, bytes]]:
+    """What an ingest response adds for a browser's request from ``origin`` (the response has no Vary yet)."""
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-allow-credentials", b"true"),
+        (b"vary", b"Origin"),
+    ]
 
 
 class IngestCorsMiddleware:

@@ -45,6 +45,7 @@ class EmbeddedEngine:
     load_person_ids: Callable[[], pa.Array]  # the id shown for every person, in ``offsets`` order
     name: str = "duckdb"
     _columns: dict[str, pa.ChunkedArray] = field(default_factory=dict)
+    _answers: dict[tuple[FrameRequest, PersonFunction], PersonTable] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -100,7 +101,15 @@ class EmbeddedEngine:
         return int(ts.min()), int(ts.max())
 
     def map_persons(self, request: FrameRequest, fn: PersonFunction) -> PersonTable:
-        return fn(self.frame(request))
+        # One snapshot answers the same question the same way: a report asks some twice (targets reuse
+        # the referral and funnel models), so hashable functions (frozen dataclasses) are answered once.
+        try:
+            known = self._answers.get((request, fn))
+        except TypeError:  # an unhashable function: no memory
+            return fn(self.frame(request))
+        if known is None:
+            known = self._answers[(request, fn)] = fn(self.frame(request))
+        return known
 
     def frame(self, request: FrameRequest) -> PersonFrame:
         view = self.arrays

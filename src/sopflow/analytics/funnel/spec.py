@@ -7,7 +7,7 @@ Parsing of the command-line forms lives here too, each error naming the option a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from sopflow.analytics.conditions import Condition
@@ -54,7 +54,6 @@ class FunnelSpec:
     trend: Literal["day", "week"] | None = None
     histogram: bool = False
     dropped_at: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def conditions(self, index: int) -> tuple[Condition, ...]:
         return self.where[index] if index < len(self.where) else ()

@@ -16,6 +16,7 @@ nothing of a rejected request is stored.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -26,8 +27,9 @@ from starlette.concurrency import run_in_threadpool
 
 from sopflow.i18n import _
 from sopflow.store.api_keys import ApiKeyPublic
-from sopflow.web.body import decode_content, parse_json, read_body
+from sopflow.web.body import decode_content, parse_json
 from sopflow.web.errors import ApiError
+from sopflow.web.fastpath import IngestRequest
 from sopflow.web.ingest import INLINE_MAX_BYTES, cpu_work, too_many_events
 from sopflow.web.services import Services
 
@@ -59,8 +61,8 @@ class IngestAccepted(BaseModel):
     duplicates: int = Field(description="Events whose event_id was already stored (ignored)")
 
 
-def bearer_key(request: Request) -> str | None:
-    scheme, _sep, value = request.headers.get("authorization", "").partition(" ")
+def bearer_key(headers: Mapping[str, str]) -> str | None:
+    scheme, _sep, value = headers.get("authorization", "").partition(" ")
     return value.strip() or None if scheme.lower() == "bearer" else None
 
 
@@ -116,6 +118,24 @@ def _prepare(services: Services, body: bytes, content_encoding: str) -> pa.Table
     return services.ingestor.normalize(events)
 
 
+async def ingest_native(services: Services, request: IngestRequest) -> dict[str, Any]:
+    """``POST /api/v1/events`` (see the module docs): the answer once every event is durable."""
+    key = bearer_key(request.headers)
+    # Checked before the body is read: an unauthenticated client should not get to upload megabytes.
+    # A key verified recently is answered from memory; only a miss goes to the database (off the loop).
+    known, found = services.keys.cached(key) if key else (True, None)
+    if known:
+        check_key(key, found)
+    else:
+        await run_in_threadpool(authenticate, services, key)
+    body = await request.read_body(services.settings.max_body_bytes)
+    encoding = request.headers.get("content-encoding", "")
+    inline = len(body) <= INLINE_MAX_BYTES and encoding.strip().lower() in ("", "identity")
+    table = await cpu_work(inline, _prepare, services, body, encoding)
+    result = await services.ingestor.append(table)
+    return {"accepted": result.accepted, "duplicates": result.duplicates}
+
+
 @router.post(
     "/api/v1/events",
     summary="Ingest a batch of events",
@@ -124,18 +144,6 @@ def _prepare(services: Services, body: bytes, content_encoding: str) -> pa.Table
     openapi_extra=_BODY_SCHEMA,
 )
 async def post_events(request: Request) -> JSONResponse:
+    # Served by sopflow.web.fastpath on a running server; this route documents it and serves the rest.
     services: Services = request.app.state.services
-    key = bearer_key(request)
-    # Checked before the body is read: an unauthenticated client should not get to upload megabytes.
-    # A key verified recently is answered from memory; only a miss goes to the database (off the loop).
-    known, found = services.keys.cached(key) if key else (True, None)
-    if known:
-        check_key(key, found)
-    else:
-        await run_in_threadpool(authenticate, services, key)
-    body = await read_body(request, limit=services.settings.max_body_bytes)
-    encoding = request.headers.get("content-encoding", "")
-    inline = len(body) <= INLINE_MAX_BYTES and encoding.strip().lower() in ("", "identity")
-    table = await cpu_work(inline, _prepare, services, body, encoding)
-    result = await services.ingestor.append(table)
-    return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates})
+    return JSONResponse(await ingest_native(services, IngestRequest.from_request(request)))

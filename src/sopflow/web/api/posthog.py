@@ -9,6 +9,7 @@ keys in one batch, 413 for a body over ``max_body_bytes``. Decoding and mapping:
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 from fastapi import APIRouter, Request
@@ -17,8 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from sopflow.i18n import _
 from sopflow.store.api_keys import ApiKeyPublic
-from sopflow.web.body import GZIP_MAGIC, read_body
+from sopflow.web.body import GZIP_MAGIC
 from sopflow.web.errors import POSTHOG_PATHS, ApiError
+from sopflow.web.fastpath import IngestRequest
 from sopflow.web.ingest import INLINE_MAX_BYTES, cpu_work, too_many_events
 from sopflow.web.posthog import CaptureRequest, decode_capture, to_canonical
 from sopflow.web.services import Services
@@ -55,22 +57,20 @@ def _canonical_table(services: Services, request: CaptureRequest, now: datetime)
         raise
 
 
-async def capture(request: Request) -> JSONResponse:
-    services: Services = request.app.state.services
+async def capture_events(services: Services, request: IngestRequest) -> dict[str, Any]:
+    """A PostHog capture request (see the module docs): ``{"status": 1}`` once every event is durable."""
     now = datetime.now(UTC)
     settings = services.settings
-    body = await read_body(request, limit=settings.max_body_bytes)
-    query = dict(request.query_params)
-    content_type = request.headers.get("content-type", "")
+    body = await request.read_body(settings.max_body_bytes)
     # Bodies small as sent are decoded here; gzip may hide a large body, so gzip and large go to a thread.
     inline = len(body) <= INLINE_MAX_BYTES and not body.startswith(GZIP_MAGIC)
-    inline = inline and "compression" not in query
+    inline = inline and "compression" not in request.query
     captured = await cpu_work(
         inline,
         decode_capture,
         body,
-        content_type=content_type,
-        query=query,
+        content_type=request.headers.get("content-type", ""),
+        query=request.query,
         limit=settings.max_decompressed_bytes,
     )
     token = captured.token
@@ -81,7 +81,13 @@ async def capture(request: Request) -> JSONResponse:
     inline = inline and len(captured.events) <= INLINE_MAX_EVENTS
     table = await cpu_work(inline, _canonical_table, services, captured, now)
     await services.ingestor.append(table)
-    return JSONResponse({"status": 1})
+    return {"status": 1}
+
+
+async def capture(request: Request) -> JSONResponse:
+    # Served by sopflow.web.fastpath on a running server; this route documents it and serves the rest.
+    services: Services = request.app.state.services
+    return JSONResponse(await capture_events(services, IngestRequest.from_request(request)))
 
 
 for _path in sorted(POSTHOG_PATHS):
