@@ -6,16 +6,15 @@ JSON shapes (``--json``) are documented on :meth:`ImportReport.as_json` (import)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from sopflow.analytics.options import echo_json, parse_tz, workspace_option
 from sopflow.errors import InvalidInput
 from sopflow.events.headers import parse_map_options
 from sopflow.events.importer import ImportReport, import_files
@@ -31,30 +30,8 @@ PROGRESS_FROM_BYTES = 16 << 20
 SHOWN_REJECTS = 10
 
 
-def _workspace_option() -> Any:
-    return typer.Option(
-        None,
-        "--workspace",
-        envvar="SOPFLOW_HOME",
-        help=_("Workspace folder (default: $SOPFLOW_HOME, else ./sopflow-data)"),
-    )
-
-
 def _tz_option() -> Any:
     return typer.Option(DEFAULT_TZ, "--tz", help=_("Time zone of timestamps without an offset (IANA name)"))
-
-
-def parse_tz(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            _("unknown time zone {name!r}; use an IANA name such as Asia/Shanghai", name=name)
-        ) from None
-
-
-def _echo_json(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
 @app.command("import", help=_("Import events from CSV, Excel (.xlsx), JSON lines or Parquet files."))
@@ -76,7 +53,7 @@ def import_command(
         False, "--no-compact", help=_("Leave the rows in the log; compact later")
     ),
     as_json: bool = typer.Option(False, "--json", help=_("Print a machine-readable report")),
-    workspace: Path | None = _workspace_option(),
+    workspace: Path | None = workspace_option(),
 ) -> None:
     zone = parse_tz(tz)
     user_map = parse_map_options(maps)
@@ -101,7 +78,7 @@ def import_command(
             progress=on_progress,
         )
     if as_json:
-        _echo_json(report.as_json())
+        echo_json(report.as_json())
     else:
         _print_import(report, err)
     raise typer.Exit(report.exit_code)
@@ -167,13 +144,13 @@ def _print_import(report: ImportReport, err: Console) -> None:
 def stats_command(
     tz: str = _tz_option(),
     as_json: bool = typer.Option(False, "--json", help=_("Print machine-readable statistics")),
-    workspace: Path | None = _workspace_option(),
+    workspace: Path | None = workspace_option(),
 ) -> None:
     zone = parse_tz(tz)
     with EventStore.open(Workspace.resolve(workspace)) as store:
         stats = store.stats(tz=zone)
     if as_json:
-        _echo_json(stats.as_json())
+        echo_json(stats.as_json())
         return
     console = Console(highlight=False, markup=False)
     if not stats.events:
@@ -208,14 +185,14 @@ def export_command(
     fmt: str = typer.Option("parquet", "--format", help=_("Output format (only parquet)")),
     overwrite: bool = typer.Option(False, "--overwrite", help=_("Replace a non-empty output folder")),
     as_json: bool = typer.Option(False, "--json", help=_("Print a machine-readable report")),
-    workspace: Path | None = _workspace_option(),
+    workspace: Path | None = workspace_option(),
 ) -> None:
     if fmt != "parquet":
         raise InvalidInput(_("--format {fmt!r} is not supported; use parquet", fmt=fmt))
     with EventStore.open(Workspace.resolve(workspace)) as store:
         result = store.export_parquet(output, overwrite=overwrite)
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "directory": str(result.directory),
                 "rows": result.rows,
@@ -241,13 +218,13 @@ def export_command(
 def compact_command(
     full: bool = typer.Option(False, "--full", help=_("Rewrite all segments into one")),
     as_json: bool = typer.Option(False, "--json", help=_("Print a machine-readable report")),
-    workspace: Path | None = _workspace_option(),
+    workspace: Path | None = workspace_option(),
 ) -> None:
     with EventStore.open(Workspace.resolve(workspace)) as store:
         result = store.compact(full=full)
     assert result is not None  # waiting for the lock either succeeds or raises StoreBusy
     if as_json:
-        _echo_json(
+        echo_json(
             {
                 "sealed": result.sealed,
                 "duplicates": result.duplicates,

@@ -38,8 +38,8 @@ def open_session(
     """Everything a command needs, checked in order of cost: options, playbook, costs file, then the engine
     (Spark takes seconds to start)."""
     from sopflow.analytics.engines import open_engine
+    from sopflow.analytics.options import parse_tz
     from sopflow.analytics.roi.costs import read_costs
-    from sopflow.events.commands import parse_tz
     from sopflow.playbook.loader import load_playbook
     from sopflow.workspace import Workspace
 

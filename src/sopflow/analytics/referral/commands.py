@@ -45,10 +45,10 @@ def referral_command(
     as_json: bool = json_option(),
 ) -> None:
     from sopflow.analytics.engines import open_engine
+    from sopflow.analytics.options import parse_tz as zone
     from sopflow.analytics.referral.aggregate import ReferralSpec, compute_referral
     from sopflow.analytics.referral.export import check_tree_path, write_tree
     from sopflow.analytics.referral.render import print_referral
-    from sopflow.analytics.retention.periods import zone
     from sopflow.analytics.timerange import parse_range
     from sopflow.workspace import Workspace
 

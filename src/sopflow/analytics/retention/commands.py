@@ -50,9 +50,9 @@ def retention_command(
     as_json: bool = json_option(),
 ) -> None:
     from sopflow.analytics.engines import open_engine
+    from sopflow.analytics.options import parse_tz as zone
     from sopflow.analytics.retention.aggregate import compute_retention
     from sopflow.analytics.retention.definition import RetentionSpec
-    from sopflow.analytics.retention.periods import zone
     from sopflow.analytics.retention.render import print_retention
     from sopflow.analytics.timerange import parse_range
     from sopflow.workspace import Workspace

@@ -14,26 +14,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
 from sopflow.analytics.timerange import from_micros, to_micros
-from sopflow.errors import InvalidInput
-from sopflow.i18n import _
 
 Period = Literal["day", "week"]
 PERIODS: tuple[Period, ...] = ("day", "week")
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``, or a clean error."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(
-            _("unknown time zone {name!r}; use an IANA name such as Asia/Shanghai", name=name)
-        ) from None
 
 
 def local_midnight(day: date, tz: tzinfo) -> int:
