@@ -100,22 +100,22 @@ def aggregate(table: PersonTable, spec: FunnelSpec, *, engine: str) -> FunnelRes
 
 @dataclass(frozen=True)
 class _Steps:
-    """Per person: level and, per step, seconds from the previous step (computed once for every group)."""
+    """Per person: level and, per step, µs from the previous step (computed once for every group)."""
 
     spec: FunnelSpec
     level: np.ndarray
-    seconds: list[np.ndarray | None]
+    gaps: list[np.ndarray | None]
 
     @classmethod
     def of(cls, table: PersonTable, spec: FunnelSpec, level: np.ndarray) -> _Steps:
-        seconds: list[np.ndarray | None] = [None]
+        gaps: list[np.ndarray | None] = [None]
         for k in range(1, len(spec.steps)):
             if spec.order == "unordered":
-                seconds.append(None)
+                gaps.append(None)
                 continue
             later, earlier = np.asarray(table[f"step_ts_{k + 1}"]), np.asarray(table[f"step_ts_{k}"])
-            seconds.append((later - earlier) / 1_000_000)
-        return cls(spec, level, seconds)
+            gaps.append(later - earlier)  # garbage where not reached; only reached persons are read
+        return cls(spec, level, gaps)
 
     def results(self, members: np.ndarray | None) -> list[StepResult]:
         """The steps over ``members`` (person indexes; ``None``: every person)."""
@@ -125,13 +125,13 @@ class _Steps:
         for k, name in enumerate(self.spec.steps):
             median = p90 = None
             histogram = None
-            per_person = self.seconds[k]
+            per_person = self.gaps[k]
             if per_person is not None:
-                seconds = per_person[levels > k] if members is None else per_person[members][levels > k]
-                if len(seconds):
-                    median, p90 = (float(v) for v in np.percentile(seconds, [50, 90]))
+                gaps = per_person[levels > k] if members is None else per_person[members[levels > k]]
+                if len(gaps):
+                    median, p90 = (v / 1_000_000 for v in quantiles(gaps, (50, 90)))
                 if self.spec.histogram:
-                    histogram = _histogram(seconds)
+                    histogram = _histogram(gaps / 1_000_000)
             out.append(
                 StepResult(
                     index=k + 1,
@@ -145,6 +145,20 @@ class _Steps:
                 )
             )
         return out
+
+
+def quantiles(values: np.ndarray, percents: tuple[float, ...]) -> list[float]:
+    """Percentiles with linear interpolation between order statistics (NumPy's default method), from one
+    partition of the integers: no float copy of the whole array, one pass for every percentile."""
+    last = len(values) - 1
+    positions = [last * p / 100 for p in percents]
+    below = [int(np.floor(x)) for x in positions]
+    above = [min(b + 1, last) for b in below]
+    ordered = np.partition(values, sorted(set(below + above)))
+    return [
+        float(ordered[lo]) + (float(ordered[hi]) - float(ordered[lo])) * (x - lo)
+        for x, lo, hi in zip(positions, below, above, strict=True)
+    ]
 
 
 def _rate(part: int, whole: int) -> float | None:
