@@ -71,7 +71,10 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\"}
 
 
 def _unquote(text: str) -> str:
-    body, out, i = text.strip()[1:-1], [], 0
+    body = text.strip()[1:-1]
+    if "\\" not in body:
+        return body
+    out, i = [], 0
     while i < len(body):
         char = body[i]
         if char == "\\" and i + 1 < len(body):

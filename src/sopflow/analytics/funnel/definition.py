@@ -18,33 +18,18 @@ from sopflow.analytics.conditions import rows_holding
 from sopflow.analytics.frame import BOOKKEEPING_EVENTS, Coded, FrameRequest, PersonFrame, PersonTable
 from sopflow.analytics.funnel.spec import FunnelSpec
 from sopflow.analytics.kernel.build import load
+from sopflow.analytics.kernel.lookup import lookup
 
 NONE = np.iinfo(np.int64).min
 _ORDER_CODE = {"ordered": 0, "strict": 1, "unordered": 2}
 _P = ctypes.c_void_p
 _I32, _I64 = ctypes.c_int32, ctypes.c_int64
-# sop_funnel(n_persons, offsets, ts, mask, excl, other, bkey, n_steps, order, entry_first, n_excl,
+# sop_funnel(n_persons, offsets, ts, event, event_width, n_events, mask_table, excl_table, other_table,
+#            mask_rows, breakdown, breakdown_width, n_values, rank_table, n_steps, order, entry_first, n_excl,
 #            excl_from, excl_to, window, from, to, level_out, entry_out, times_out)
 _ARGTYPES: list[Any] = [
-    _I64,
-    _P,
-    _P,
-    _P,
-    _P,
-    _P,
-    _P,
-    _I32,
-    _I32,
-    _I32,
-    _I32,
-    _P,
-    _P,
-    _I64,
-    _I64,
-    _I64,
-    _P,
-    _P,
-    _P,
+    *(_I64, _P, _P, _P, _I32, _I64, _P, _P, _P, _P, _P, _I32, _I64, _P),
+    *(_I32, _I32, _I32, _I32, _P, _P, _I64, _I64, _I64, _P, _P, _P),
 ]
 
 
@@ -77,13 +62,37 @@ class FunnelPersons:
     def __call__(self, frame: PersonFrame) -> PersonTable:
         spec = self.spec
         n, steps = frame.n_persons, len(spec.steps)
-        level = np.zeros(n, dtype=np.int32)
-        entry = np.full(n, -1, dtype=np.int64)
-        times = np.full((steps, n), NONE, dtype=np.int64)  # step-major, as the kernel writes
+        level = np.empty(n, dtype=np.int32)  # the kernel writes every entry of the three
+        entry = np.empty(n, dtype=np.int64)
+        times = np.empty((steps, n), dtype=np.int64)  # step-major, as the kernel writes
         if n:
-            bkey = _breakdown_rank(frame.columns[spec.by]) if spec.by else None
-            _run_kernel(frame, spec, step_masks(frame, spec), bkey, level, entry, times)
+            _run_kernel(frame, spec, level, entry, times)
         return _person_table(frame, spec, level, entry, times)
+
+
+def _tables(
+    frame: PersonFrame, spec: FunnelSpec
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """Per event name (plus a last entry for none): the steps it fills, its exclusions, whether it is an
+    "other event" for strict order; and per-row masks when a step has --where (else None)."""
+    slots = len(frame.event_names) + 1
+    fills = np.zeros(slots, dtype=np.uint32)
+    for k, name in enumerate(spec.steps):
+        code = frame.event_code(name)
+        if code >= 0 and not spec.conditions(k):
+            fills[code] |= np.uint32(1 << k)
+    rows = step_masks(frame, spec) if any(spec.conditions(k) for k in range(len(spec.steps))) else None
+    excluded = np.zeros(slots, dtype=np.uint32)
+    for x, exclusion in enumerate(spec.exclusions):
+        code = frame.event_code(exclusion.event)
+        if code >= 0:
+            excluded[code] |= np.uint32(1 << x)
+    other = np.ones(slots, dtype=np.uint8)
+    for name in BOOKKEEPING_EVENTS:
+        code = frame.event_code(name)
+        if code >= 0:
+            other[code] = 0
+    return fills, rows, excluded, other
 
 
 def step_masks(frame: PersonFrame, spec: FunnelSpec) -> np.ndarray:
@@ -97,7 +106,7 @@ def step_masks(frame: PersonFrame, spec: FunnelSpec) -> np.ndarray:
         elif names[name] >= 0:
             plain[names[name]] |= np.uint32(1 << k)
     event = np.asarray(frame.event)
-    mask: np.ndarray = plain[event]
+    mask: np.ndarray = lookup(event, plain)
     for k in conditional:
         code = names[spec.steps[k]]
         if code < 0:
@@ -109,18 +118,8 @@ def step_masks(frame: PersonFrame, spec: FunnelSpec) -> np.ndarray:
     return mask
 
 
-def _exclusion_masks(frame: PersonFrame, spec: FunnelSpec) -> np.ndarray:
-    table = np.zeros(len(frame.event_names) + 1, dtype=np.uint32)
-    for x, exclusion in enumerate(spec.exclusions):
-        code = frame.event_code(exclusion.event)
-        if code >= 0:
-            table[code] |= np.uint32(1 << x)
-    masks: np.ndarray = table[np.asarray(frame.event)]
-    return masks
-
-
-def _breakdown_rank(column: Coded) -> np.ndarray:
-    """Each row's breakdown value as its rank among the values (missing and empty first): ties between entries."""
+def _rank_table(column: Coded) -> np.ndarray:
+    """Each breakdown value's rank among the values, missing and empty first (-1): ties between entries."""
     order = sorted(range(len(column.values)), key=lambda i: column.values[i])
     rank = np.empty(len(column.values) + 1, dtype=np.int32)
     rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order), dtype=np.int32)
@@ -128,35 +127,32 @@ def _breakdown_rank(column: Coded) -> np.ndarray:
     for i, value in enumerate(column.values):
         if value == "":
             rank[i] = -1
-    ranks: np.ndarray = rank[np.asarray(column.codes)]  # code -1 picks the last entry: missing
-    return ranks
+    return rank
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Codes as the kernel reads them: int16 or int32, contiguous (no copy when they already are)."""
+    array = np.asarray(values)
+    if array.dtype in (np.int16, np.int32) and array.flags.c_contiguous:
+        return array
+    return np.ascontiguousarray(array, dtype=np.int32)
 
 
 def _run_kernel(
-    frame: PersonFrame,
-    spec: FunnelSpec,
-    mask: np.ndarray,
-    bkey: np.ndarray | None,
-    level: np.ndarray,
-    entry: np.ndarray,
-    times: np.ndarray,
+    frame: PersonFrame, spec: FunnelSpec, level: np.ndarray, entry: np.ndarray, times: np.ndarray
 ) -> None:
     kernel = _kernel()
     offsets = np.ascontiguousarray(frame.offsets, dtype=np.int64)
     ts = np.ascontiguousarray(frame.ts, dtype=np.int64)
-    excl = _exclusion_masks(frame, spec) if spec.exclusions else np.zeros(1, dtype=np.uint32)
-    if spec.order == "strict":
-        bookkeeping = np.zeros(len(frame.event_names) + 1, dtype=np.uint8)
-        for name in BOOKKEEPING_EVENTS:
-            code = frame.event_code(name)
-            if code >= 0:
-                bookkeeping[code] = 1
-        other = (1 - bookkeeping)[np.asarray(frame.event)].astype(np.uint8)
+    event = _codes(frame.event)
+    fills, rows, excluded, other = _tables(frame, spec)
+    if spec.by:
+        column = frame.columns[spec.by]
+        breakdown, rank = _codes(column.codes), _rank_table(column)
     else:
-        other = np.zeros(1, dtype=np.uint8)
+        breakdown, rank = None, np.full(1, -1, dtype=np.int32)
     starts = np.array([x.start - 1 for x in spec.exclusions] or [0], dtype=np.int32)
     ends = np.array([x.end - 1 for x in spec.exclusions] or [0], dtype=np.int32)
-    bkey_arg = None if bkey is None else np.ascontiguousarray(bkey, dtype=np.int32)
     window_range = spec.range
     lo = window_range.start if window_range and window_range.start is not None else NONE
     hi = window_range.end if window_range and window_range.end is not None else np.iinfo(np.int64).max
@@ -164,10 +160,17 @@ def _run_kernel(
         frame.n_persons,
         _ptr(offsets),
         _ptr(ts),
-        _ptr(mask),
-        _ptr(excl),
+        _ptr(event),
+        event.itemsize,
+        len(fills),
+        _ptr(fills),
+        _ptr(excluded),
         _ptr(other),
-        None if bkey_arg is None else _ptr(bkey_arg),
+        None if rows is None else _ptr(rows),
+        None if breakdown is None else _ptr(breakdown),
+        4 if breakdown is None else breakdown.itemsize,
+        len(rank),
+        _ptr(rank),
         len(spec.steps),
         _ORDER_CODE[spec.order],
         1 if spec.entry == "first" else 0,

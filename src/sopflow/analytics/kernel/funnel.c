@@ -4,10 +4,15 @@
  * and ascending by ts within a person; events with equal ts may come in any order, so nothing here
  * depends on their order: ties are broken by what the events are (their step mask, then bkey).
  *
- *   mask[r]   bit k set: the event can fill step k (0-based), its name and --where both match;
- *   excl[r]   bit x set: the event is exclusion x's event;
- *   other[r]  1: the event counts as "another event" for strict funnels (not bookkeeping);
- *   bkey[r]   the rank of the breakdown value of the event (ties between equal entries), or NULL.
+ *   mask      bit k set: the event can fill step k (0-based), its name and --where both match;
+ *   excl      bit x set: the event is exclusion x's event;
+ *   other     1: the event counts as "another event" for strict funnels (not bookkeeping);
+ *   bkey      the rank of the breakdown value of the event (ties between equal entries).
+ *
+ * None of these is an array of rows: each comes from the event's code (int16 or int32) through a small
+ * table (one entry per event name, the last for code -1), the breakdown rank from the breakdown value's
+ * code the same way. Only a step with --where needs a per-row mask (mask_rows). Writing 10M-row arrays
+ * costs more than the whole pass on a machine where fresh memory is slow to fault in.
  *
  * Semantics are documented in docs/funnels.md; tests/analytics/funnel_reference.py is the
  * slow, obviously-correct version every rule is checked against.
@@ -20,15 +25,33 @@
 enum { ORDERED = 0, STRICT = 1, UNORDERED = 2 };
 
 typedef struct {
+    const void *codes;
+    int32_t width; /* bytes per code: 2 or 4 */
+    int64_t n_table;
+} coded_t;
+
+typedef struct {
     const int64_t *ts;
-    const uint32_t *mask;
-    const uint32_t *excl;
-    const uint8_t *other;
-    const int32_t *bkey;
+    coded_t event;
+    const uint32_t *mask_table, *excl_table;
+    const uint8_t *other_table;
+    const uint32_t *mask_rows; /* NULL unless a step has --where */
+    coded_t breakdown;         /* codes NULL: no breakdown */
+    const int32_t *rank_table;
     int32_t n_steps, order, entry_first, n_excl;
     const int32_t *excl_from, *excl_to;
     int64_t window, from, to;
 } funnel_t;
+
+/* The table slot of row r: its code, or the last slot (none) for -1 or a code beyond the table. */
+static inline int64_t slot(const coded_t *c, int64_t r) {
+    int64_t code = c->width == 2 ? ((const int16_t *)c->codes)[r] : ((const int32_t *)c->codes)[r];
+    return (code < 0 || code >= c->n_table - 1) ? c->n_table - 1 : code;
+}
+
+static inline uint32_t mask_of(const funnel_t *f, int64_t r) {
+    return f->mask_rows ? f->mask_rows[r] : f->mask_table[slot(&f->event, r)];
+}
 
 typedef struct {
     int32_t level;
@@ -38,7 +61,9 @@ typedef struct {
 
 static int in_range(const funnel_t *f, int64_t t) { return t >= f->from && t < f->to; }
 
-static int32_t key_of(const funnel_t *f, int64_t r) { return f->bkey ? f->bkey[r] : 0; }
+static int32_t key_of(const funnel_t *f, int64_t r) {
+    return f->breakdown.codes ? f->rank_table[slot(&f->breakdown, r)] : 0;
+}
 
 /* Is attempt `a` (entry row ra) preferred over the best so far (entry rb)? Higher level first, then the
  * earliest entry, then the entry that fills the fewest steps, then the smallest breakdown value. */
@@ -47,7 +72,7 @@ static int better(const funnel_t *f, const attempt_t *a, const attempt_t *best) 
     if (best->entry < 0) return 1;
     int64_t ta = f->ts[a->entry], tb = f->ts[best->entry];
     if (ta != tb) return ta < tb;
-    uint32_t ma = f->mask[a->entry], mb = f->mask[best->entry];
+    uint32_t ma = mask_of(f, a->entry), mb = mask_of(f, best->entry);
     if (ma != mb) return ma < mb;
     return key_of(f, a->entry) < key_of(f, best->entry);
 }
@@ -73,8 +98,9 @@ static int64_t next_step(const funnel_t *f, int64_t lo, int64_t hi, int64_t prev
         int64_t t = f->ts[r];
         if (t > deadline) break;
         if (found >= 0 && t != f->ts[found]) break;
-        if (!(f->mask[r] & bit) || is_used(used, n_used, r)) continue;
-        if (found < 0 || f->mask[r] < f->mask[found]) found = r;
+        uint32_t m = mask_of(f, r);
+        if (!(m & bit) || is_used(used, n_used, r)) continue;
+        if (found < 0 || m < mask_of(f, found)) found = r;
     }
     return found;
 }
@@ -87,7 +113,7 @@ static int interrupted(const funnel_t *f, int64_t lo, int64_t hi, int64_t prev, 
         int64_t t = f->ts[r];
         if (t >= t_next) break;
         if (t == t_prev) continue;
-        if (f->other[r] && !(f->mask[r] & repeat)) return 1;
+        if (f->other_table[slot(&f->event, r)] && !(mask_of(f, r) & repeat)) return 1;
     }
     return 0;
 }
@@ -103,7 +129,7 @@ static int excluded(const funnel_t *f, int64_t lo, int64_t hi, const attempt_t *
         for (int64_t r = lo; r < hi; r++) {
             int64_t t = f->ts[r];
             if (t >= before) break;
-            if (t > after && (f->excl[r] & bit)) return 1;
+            if (t > after && (f->excl_table[slot(&f->event, r)] & bit)) return 1;
         }
     }
     return 0;
@@ -160,7 +186,7 @@ static int32_t unordered_level(const funnel_t *f, int64_t lo, int64_t hi, int64_
     int32_t n_distinct = 0, n = 0;
     int64_t end = f->ts[anchor] + f->window;
     for (int64_t r = tie_start(f, lo, anchor); r < hi && f->ts[r] <= end; r++) {
-        uint32_t m = f->mask[r];
+        uint32_t m = mask_of(f, r);
         if (!m) continue;
         int32_t d = 0;
         while (d < n_distinct && distinct[d] != m) d++;
@@ -196,7 +222,7 @@ static void person(const funnel_t *f, int64_t lo, int64_t hi, attempt_t *best) {
     int64_t first = NONE;
     if (f->entry_first) {
         for (int64_t r = lo; r < hi; r++)
-            if ((f->mask[r] & entry_bits) && in_range(f, f->ts[r])) {
+            if ((mask_of(f, r) & entry_bits) && in_range(f, f->ts[r])) {
                 first = f->ts[r];
                 break;
             }
@@ -204,7 +230,7 @@ static void person(const funnel_t *f, int64_t lo, int64_t hi, attempt_t *best) {
     }
     attempt_t a;
     for (int64_t r = lo; r < hi; r++) {
-        if (!(f->mask[r] & entry_bits)) continue;
+        if (!(mask_of(f, r) & entry_bits)) continue;
         int64_t t = f->ts[r];
         if (!in_range(f, t)) continue;
         if (f->entry_first && t != first) break;
@@ -222,13 +248,18 @@ static void person(const funnel_t *f, int64_t lo, int64_t hi, attempt_t *best) {
     }
 }
 
-int sop_funnel(int64_t n_persons, const int64_t *offsets, const int64_t *ts, const uint32_t *mask,
-               const uint32_t *excl, const uint8_t *other, const int32_t *bkey, int32_t n_steps,
+int sop_funnel(int64_t n_persons, const int64_t *offsets, const int64_t *ts, const void *event,
+               int32_t event_width, int64_t n_events, const uint32_t *mask_table, const uint32_t *excl_table,
+               const uint8_t *other_table, const uint32_t *mask_rows, const void *breakdown,
+               int32_t breakdown_width, int64_t n_values, const int32_t *rank_table, int32_t n_steps,
                int32_t order, int32_t entry_first, int32_t n_excl, const int32_t *excl_from,
                const int32_t *excl_to, int64_t window, int64_t from, int64_t to, int32_t *level_out,
                int64_t *entry_out, int64_t *times_out) {
     if (n_steps < 1 || n_steps > MAX_STEPS || n_excl < 0 || n_excl > 32) return -1;
-    funnel_t f = {ts, mask, excl, other, bkey, n_steps, order, entry_first, n_excl,
+    if ((event_width != 2 && event_width != 4) || (breakdown && breakdown_width != 2 && breakdown_width != 4))
+        return -2;
+    funnel_t f = {ts, {event, event_width, n_events}, mask_table, excl_table, other_table, mask_rows,
+                  {breakdown, breakdown_width, n_values}, rank_table, n_steps, order, entry_first, n_excl,
                   excl_from, excl_to, window, from, to};
     attempt_t best;
     for (int64_t p = 0; p < n_persons; p++) {
@@ -239,4 +270,21 @@ int sop_funnel(int64_t n_persons, const int64_t *offsets, const int64_t *ts, con
         for (int32_t k = 0; k < n_steps; k++) times_out[k * n_persons + p] = best.level ? best.times[k] : NONE;
     }
     return 0;
+}
+
+/* out[i] = table[codes[i]] for int16 or int32 codes; code -1 (none) reads table[n_table - 1], the entry
+ * kept for it. NumPy's fancy indexing first widens the codes to 64 bits (an 80 MB temporary at 10M rows);
+ * this reads them as they are. Codes out of range read the none entry too. */
+void sop_lookup16(int64_t n, const int16_t *codes, int64_t n_table, const uint32_t *table, uint32_t *out) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = codes[i];
+        out[i] = table[(c < 0 || c >= n_table - 1) ? n_table - 1 : c];
+    }
+}
+
+void sop_lookup32(int64_t n, const int32_t *codes, int64_t n_table, const uint32_t *table, uint32_t *out) {
+    for (int64_t i = 0; i < n; i++) {
+        int64_t c = codes[i];
+        out[i] = table[(c < 0 || c >= n_table - 1) ? n_table - 1 : c];
+    }
 }
