@@ -18,8 +18,10 @@ Spark (``--engine spark``) runs after them, its session start-up timed alone.
 Knobs (environment): ``SOPFLOW_BENCH_FUNNEL_SIZES`` (default ``10M,50M``; e.g. ``1M`` for a quick run),
 ``SOPFLOW_BENCH_FUNNEL_RUNS`` (default 3), ``SOPFLOW_BENCH_FUNNEL_REUSE=1`` (keep a workspace and export
 from an earlier run instead of importing again; the import time shown is then the cached one),
-``SOPFLOW_BENCH_FUNNEL_SPARK=0`` (skip Spark), ``SOPFLOW_BENCH_FUNNEL_QUIET_WAIT`` (seconds to wait, per
-size, for the load average to drop below the core count before the rounds; default 900).
+``SOPFLOW_BENCH_FUNNEL_SPARK=0`` (skip Spark), ``SOPFLOW_BENCH_FUNNEL_IMPORT=parts`` (import in parts of
+10M rows without trying one command first: at 50M one import may need more memory than the machine
+has), ``SOPFLOW_BENCH_FUNNEL_QUIET_WAIT`` (seconds to wait, per size, for the load average to drop below
+the core count before the rounds; default 900).
 ``python -m bench.funnel --sizes 1M`` runs it alone and prints the section.
 """
 
@@ -51,7 +53,8 @@ WINDOW_S = 7 * 86_400
 BY = "channel"
 # community_fission writes 9,980,810 events for 740,000 channel users (referred users come on top).
 EVENTS_PER_USER = 9_980_810 / 740_000
-TIMEOUT_S = 1_800
+TIMEOUT_S = 3_600
+PART_ROWS = 10_000_000  # import in parts of this many rows when one import of the whole file fails
 DONE = ".bench-ready.json"
 
 
@@ -89,7 +92,9 @@ def run(argv: list[str]) -> tuple[float, str]:
     wall = time.perf_counter() - started
     if done.returncode != 0:
         lines = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
-        raise RuntimeError(f"exit {done.returncode}: {lines[-1] if lines else 'no output'}")
+        status = "killed by SIGKILL (out of memory?)" if done.returncode == -9 else f"exit {done.returncode}"
+        what = " ".join(Path(a).name for a in argv[:3])
+        raise RuntimeError(f"`{what}`: {status}: {lines[-1] if lines else 'no output'}")
     return wall, done.stdout
 
 
@@ -126,21 +131,8 @@ def simulate(users: int) -> Path:
     path = DATA / f"{TEMPLATE}-u{users}-s{SEED}.parquet"
     if not path.exists():
         partial = path.with_suffix(".partial.parquet")
-        run(
-            [
-                SOPFLOW,
-                "simulate",
-                "--template",
-                TEMPLATE,
-                "--users",
-                str(users),
-                "--seed",
-                str(SEED),
-                "-o",
-                str(partial),
-                "--json",
-            ]
-        )
+        options = f"--template {TEMPLATE} --users {users} --seed {SEED} --json -o".split()
+        run([SOPFLOW, "simulate", *options, str(partial)])
         partial.rename(path)
     return path
 
@@ -160,29 +152,15 @@ def prepare(label: str) -> Dataset:
     if os.environ.get("SOPFLOW_BENCH_FUNNEL_REUSE") == "1" and marker.exists():
         ds.info = json.loads(marker.read_text()) | {"cached": True}
         return ds
-    shutil.rmtree(ds.workspace, ignore_errors=True)
-    import_s, out = run(
-        [SOPFLOW, "events", "import", str(ds.parquet), "--workspace", str(ds.workspace), "--json"]
-    )
-    report = json.loads(out)
-    export_s, out = run(
-        [
-            SOPFLOW,
-            "events",
-            "export",
-            "--workspace",
-            str(ds.workspace),
-            "-o",
-            str(ds.export),
-            "--overwrite",
-            "--json",
-        ]
-    )
+    import_s, report, note = import_events(ds)
+    export = [SOPFLOW, "events", "export", "--overwrite", "--json", "--workspace", str(ds.workspace)]
+    export_s, out = run([*export, "-o", str(ds.export)])
     exported = json.loads(out)
     ds.info = {
         "simulated": report["rows"],
         "imported": report["imported"],
         "import_s": import_s,
+        "import_note": note,
         "export_s": export_s,
         "export_files": exported["files"],
         "parquet_mib": ds.parquet.stat().st_size / 2**20,
@@ -190,6 +168,64 @@ def prepare(label: str) -> Dataset:
     ds.info |= one_file(ds.export, ds.anchor_file)
     marker.write_text(json.dumps(ds.info))
     return ds
+
+
+def import_events(ds: Dataset) -> tuple[float, dict[str, Any], str | None]:
+    """``sopflow events import`` of the simulated file into a fresh workspace: seconds, report, note.
+
+    When the one-file import fails (at 50M it can run out of memory), the file is imported again in parts
+    of ``PART_ROWS`` rows, one command each, so that the funnel can still be measured; the note says so.
+    """
+    shutil.rmtree(ds.workspace, ignore_errors=True)
+    command = [SOPFLOW, "events", "import", "--workspace", str(ds.workspace), "--json"]
+    if os.environ.get("SOPFLOW_BENCH_FUNNEL_IMPORT", "whole") == "parts":
+        failure = "not tried (SOPFLOW_BENCH_FUNNEL_IMPORT=parts)"
+    else:
+        try:
+            seconds, out = run([*command, str(ds.parquet)])
+            return seconds, json.loads(out), None
+        except RuntimeError as exc:
+            failure = str(exc)
+    print(f"   one-file import: {failure}; importing in parts", flush=True)
+    shutil.rmtree(ds.workspace, ignore_errors=True)
+    parts = split(ds.parquet)
+    total, reports = 0.0, []
+    for part in parts:
+        seconds, out = run([*command, str(part)])
+        total += seconds
+        reports.append(json.loads(out))
+    report = {key: sum(r[key] for r in reports) for key in ("rows", "imported")}
+    note = f"one command for the whole file: {failure}; shown: {len(parts)} imports of about {PART_ROWS:,} rows each, one after another"
+    return total, report, note
+
+
+def split(parquet: Path) -> list[Path]:
+    """The simulated file cut into consecutive parts of about ``PART_ROWS`` rows (cached next to it).
+
+    The source's row groups are copied as they are: the importer's memory grows with the row-group size.
+    """
+    import pyarrow.parquet as pq
+
+    folder = parquet.with_name(parquet.stem + f"-parts{PART_ROWS}")
+    if not (folder / DONE).exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        source = pq.ParquetFile(parquet)
+        writer, index, rows = None, 0, 0
+        for group in range(source.num_row_groups):
+            if writer is None or rows >= PART_ROWS:
+                if writer is not None:
+                    writer.close()
+                path = folder / f"part-{index:03d}.parquet"
+                writer = pq.ParquetWriter(path, source.schema_arrow, compression="zstd")
+                index, rows = index + 1, 0
+            table = source.read_row_group(group)
+            writer.write_table(table, row_group_size=table.num_rows)
+            rows += table.num_rows
+        if writer is not None:
+            writer.close()
+        (folder / DONE).write_text("{}")
+    return sorted(folder.glob("part-*.parquet"))
 
 
 def one_file(export: Path, target: Path) -> dict[str, Any]:
@@ -256,32 +292,13 @@ def parse_sopflow(out: str) -> tuple[list[int], float | None]:
 
 
 def anchor(script: str, dataset: Path) -> list[str]:
-    return [
-        sys.executable,
-        str(ANCHORS / script),
-        str(dataset),
-        "--steps",
-        ",".join(STEPS),
-        "--window",
-        str(WINDOW_S),
-    ]
+    options = ["--steps", ",".join(STEPS), "--window", str(WINDOW_S)]
+    return [sys.executable, str(ANCHORS / script), str(dataset), *options]
 
 
 def sopflow_funnel(ds: Dataset, *extra: str) -> list[str]:
-    return [
-        SOPFLOW,
-        "funnel",
-        "--workspace",
-        str(ds.workspace),
-        "--steps",
-        ",".join(STEPS),
-        "--window",
-        "7d",
-        "--by",
-        BY,
-        "--json",
-        *extra,
-    ]
+    options = ["--steps", ",".join(STEPS), "--window", "7d", "--by", BY, "--json", *extra]
+    return [SOPFLOW, "funnel", "--workspace", str(ds.workspace), *options]
 
 
 def funnel_command_exists() -> bool:
@@ -447,7 +464,9 @@ def agreement(o: Outcome) -> str:
     return f"{o.ds.label}: **persons per step DIFFER**: {detail}."
 
 
-def render(outcomes: list[Outcome]) -> str:
+def render(outcomes: list[Outcome], failed: list[str]) -> str:
+    if not outcomes:
+        return "\n".join(["## Funnel (`sopflow funnel`)", "", *failed])
     first = outcomes[0].ds
     lines = [
         "## Funnel (`sopflow funnel`) vs ClickHouse `windowFunnel` (chdb) and plain DuckDB SQL",
@@ -494,7 +513,10 @@ def render(outcomes: list[Outcome]) -> str:
             f"| {o.ds.label} | {i['simulated']:,} | {i['imported']:,} | {i['persons']:,} | {i['parquet_mib']:,.0f} | "
             f"{i['import_s']:.1f}{cached} | {i['export_s']:.1f}{cached} | {i['export_files']:,} |"
         )
-    lines += ["", *[agreement(o) for o in outcomes], ""]
+    notes = [
+        f"{o.ds.label}: import: {o.ds.info['import_note']}." for o in outcomes if o.ds.info.get("import_note")
+    ]
+    lines += ["", *[f"- {text}" for text in [*notes, *failed, *[agreement(o) for o in outcomes]]], ""]
     spark_lines = [
         f"{o.ds.label}: Spark `local[2]` session start-up alone {o.spark_startup_s:.1f} s (included in the row above)."
         for o in outcomes
@@ -530,13 +552,18 @@ def render(outcomes: list[Outcome]) -> str:
 
 def main() -> str:
     have_funnel = funnel_command_exists()
-    outcomes = []
+    outcomes, failed = [], []
     for label in sizes():
         print(f"== funnel {label}: preparing data", flush=True)
-        ds = prepare(label)
+        try:
+            ds = prepare(label)
+        except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+            print(f"   {label}: data preparation failed: {exc}", flush=True)
+            failed.append(f"{label}: the data could not be prepared ({exc}); not measured.")
+            continue
         print(f"== funnel {label}: timing", flush=True)
         outcomes.append(measure(ds, have_funnel=have_funnel))
-    return render(outcomes)
+    return render(outcomes, failed)
 
 
 if __name__ == "__main__":

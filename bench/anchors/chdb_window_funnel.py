@@ -30,7 +30,7 @@ def query(*, files: str, steps: list[str], window: int, person: str) -> str:
 
 def main() -> None:
     args = parse(__doc__ or "")
-    import chdb  # type: ignore[import-not-found]  # benchmark-only dependency (the `bench` extra)
+    import chdb  # benchmark-only dependency (the `bench` extra)
 
     sql = query(files=args.files, steps=args.steps, window=args.window, person=args.person)
     chdb.query("SELECT 1", "CSV")  # engine start-up belongs to the process time, not the query time

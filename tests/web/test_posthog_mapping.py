@@ -276,3 +276,58 @@ def test_skew_correction_is_continuous_and_never_exceeds_the_measurement(ms: int
 def test_parse_time_round_trips_iso_text(moment: datetime) -> None:
     assert parse_time(moment.isoformat()) == moment
     assert parse_time(moment.isoformat().replace("+00:00", "Z")) == moment
+
+
+_times = st.one_of(
+    st.datetimes(
+        min_value=datetime(1969, 12, 31), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+    ).map(lambda d: d.isoformat()),
+    st.sampled_from(["2025-06-01T10:00:00.250Z", "1972-01-01T00:00:00Z", "1973-03-03T09:46:40Z", None, ""]),
+    st.integers(min_value=0, max_value=2_000_000_000_000),
+)
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"event": st.sampled_from(["e", "$pageview"]), "distinct_id": st.sampled_from(["u1", "u2"])},
+            optional={
+                "timestamp": _times,
+                "offset": st.integers(0, 10**9),
+                "uuid": st.sampled_from(
+                    ["0190A5D2-AC96-774B-BCCE-6FD8C5D2C1E0", "0190a5d2-ac96-774b-bcce-6fd8c5d2c1e0"]
+                ),
+                "properties": st.fixed_dictionaries({}, optional={"$ignore_sent_at": st.booleans()}),
+            },
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.one_of(
+        st.none(),
+        st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
+    ),
+)
+def test_batch_mapping_normalizes_as_one_by_one(
+    events: list[dict[str, object]], sent_at: datetime | None
+) -> None:
+    """``canonical_batch`` (times as integers where that is exact) and ``to_canonical`` give the same rows."""
+    from sopflow.events.normalize import EventInvalid, normalize_event
+    from sopflow.web.posthog import canonical_batch
+
+    def rows(raws: list[dict[str, object]]) -> list[object]:
+        out: list[object] = []
+        for raw in raws:
+            try:
+                out.append(normalize_event(raw, tz=UTC))
+            except EventInvalid as exc:
+                out.append(exc.field)
+        return out
+
+    try:
+        one_by_one = [to_canonical(e, now=NOW, sent_at=sent_at, index=i) for i, e in enumerate(events)]
+    except ApiError:
+        return
+    batch = canonical_batch(events, now=NOW, sent_at=sent_at)
+    assert rows(batch) == rows(one_by_one)
+    assert all(r.get("event_id") in (None, "0190a5d2-ac96-774b-bcce-6fd8c5d2c1e0") for r in batch)

@@ -29,8 +29,10 @@ class StoreBusy(SopflowError):
 
 
 @contextmanager
-def file_lock(path: Path, *, shared: bool = False, timeout: float = DEFAULT_TIMEOUT_S) -> Iterator[None]:
-    fd = try_lock(path, shared=shared, timeout=timeout)
+def file_lock(
+    path: Path, *, shared: bool = False, timeout: float = DEFAULT_TIMEOUT_S, max_delay: float = 0.05
+) -> Iterator[None]:
+    fd = try_lock(path, shared=shared, timeout=timeout, max_delay=max_delay)
     if fd is None:
         raise StoreBusy(
             _(
@@ -45,8 +47,13 @@ def file_lock(path: Path, *, shared: bool = False, timeout: float = DEFAULT_TIME
         os.close(fd)  # closing the description releases the flock
 
 
-def try_lock(path: Path, *, shared: bool = False, timeout: float = 0.0) -> int | None:
-    """The locked file descriptor, or ``None`` if the lock was not free within ``timeout`` seconds."""
+def try_lock(
+    path: Path, *, shared: bool = False, timeout: float = 0.0, max_delay: float = 0.05
+) -> int | None:
+    """The locked file descriptor, or ``None`` if the lock was not free within ``timeout`` seconds.
+
+    Polls with a growing delay up to ``max_delay``; a lock held only briefly (a commit) deserves a short one.
+    """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
     deadline = time.monotonic() + timeout
@@ -60,4 +67,4 @@ def try_lock(path: Path, *, shared: bool = False, timeout: float = 0.0) -> int |
                 os.close(fd)
                 return None
             time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, max_delay)

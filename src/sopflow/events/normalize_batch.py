@@ -13,13 +13,13 @@ objects and writing ``properties`` (orjson where it writes exactly what :func:`j
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sopflow.events.headers import ANON_ID, BUILTIN_HEADERS, fold
+from sopflow.events.keys import md5_digests
 from sopflow.events.normalize import (
     DEFAULT_CURRENCY,
     MAX_PROPERTIES_BYTES,
@@ -61,6 +62,7 @@ _PLAIN_FLOAT_MIN, _PLAIN_FLOAT_MAX = 1e-4, 1e16
 _EXTRA_SCALARS = frozenset({int, float, bool, dict, list})
 _DICT_OR_NONE = frozenset({dict, type(None)})
 _FLAT_PLAIN = frozenset({str, int, bool, float, type(None)})
+_DUMPS_SORTED = partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
 
 # Errors that mean "this batch is not for the fast path" (odd types, unencodable text): the reference
 # then handles every row, and raises whatever it raises for them.
@@ -160,10 +162,18 @@ def _plan(raws: Sequence[Mapping[str, Any]]) -> _Plan | None:
     return _Plan(fields, given, sorted(extras.items()))
 
 
-def _values(raws: Sequence[Mapping[str, Any]], key: str | None) -> list[Any] | None:
-    if key is None:
-        return None
-    return [raw.get(key) for raw in raws]
+def _columns(raws: Sequence[Mapping[str, Any]], keys: list[str]) -> dict[str, Sequence[Any]]:
+    """Each key's value in every row (``None`` where missing), pulled out in C loops where possible."""
+    if not keys:
+        return {}
+    if set(map(type, raws)) == {dict}:  # plain dicts: [] and get() agree on present keys
+        try:
+            if len(keys) == 1:
+                return {keys[0]: list(map(itemgetter(keys[0]), raws))}
+            return dict(zip(keys, zip(*map(itemgetter(*keys), raws), strict=True), strict=True))
+        except KeyError:  # some row lacks some key
+            pass
+    return {key: [raw.get(key) for raw in raws] for key in keys}
 
 
 def _fast(
@@ -171,22 +181,32 @@ def _fast(
 ) -> tuple[pa.Table, np.ndarray]:
     """The canonical table of every row and the mask of rows it could not settle (their values are junk)."""
     n = len(raws)
+    wanted = [*plan.fields.values(), *(key for _name, key in plan.extras)]
+    if plan.given_properties is not None:
+        wanted.append(plan.given_properties)
+    values = _columns(raws, wanted)
+
+    def column(field: str) -> Sequence[Any] | None:
+        key = plan.fields.get(field)
+        return None if key is None else values[key]
+
     odd = np.zeros(n, dtype=bool)
-    text, flags = _text_columns({name: _values(raws, plan.fields.get(name)) for name in _CHECKED_TEXT}, n)
+    text, flags = _text_columns({name: column(name) for name in _CHECKED_TEXT}, n)
     odd |= flags
     odd |= _nulls(text["event"]) | _nulls(text["user_id"])
-    if _may_identify(raws, plan.fields.get("event")):
+    if _may_identify(column("event")):
         text["event"] = _identify(text["event"])
-    ts_us, flags = _timestamps(_values(raws, plan.fields.get("ts")), n, tz=tz, default_ts=default_ts)
+    ts_us, flags = _timestamps(column("ts"), n, tz=tz, default_ts=default_ts)
     odd |= flags
-    revenue, flags = _revenue(_values(raws, plan.fields.get("revenue")), n)
+    revenue, flags = _revenue(column("revenue"), n)
     odd |= flags
     currency, flags = _currency(text["currency"], revenue)
     odd |= flags
-    extras = [(name, _values(raws, key)) for name, key in plan.extras]
+    extras: list[tuple[str, Sequence[Any] | None]] = [(name, values[key]) for name, key in plan.extras]
     if text[ANON_ID].null_count < n:
         extras.append((ANON_ID_PROPERTY, text[ANON_ID].to_pylist()))
-    properties, flags = _properties(_values(raws, plan.given_properties), extras, n)
+    given = None if plan.given_properties is None else values[plan.given_properties]
+    properties, flags = _properties(given, extras, n)
     odd |= flags
     columns = {name: text[name] for name in TEXT_FIELDS}
     columns["ts"] = pa.Array.from_buffers(_TS_TYPE, n, [None, pa.py_buffer(ts_us)])
@@ -207,7 +227,7 @@ def _nulls(array: pa.Array) -> np.ndarray:
     return np.asarray(pc.is_null(array).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _text_columns(values: dict[str, list[Any] | None], n: int) -> tuple[dict[str, pa.Array], np.ndarray]:
+def _text_columns(values: dict[str, Sequence[Any] | None], n: int) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Every text field cleaned as ``normalize._text`` does, checked in one stacked array for speed."""
     present = [name for name, column in values.items() if column is not None]
     out = {name: _null_column(n, _STRING) for name in values if name not in present}
@@ -276,15 +296,15 @@ def _as_text(values: list[Any]) -> tuple[list[str | None], np.ndarray]:
     return converted, flags
 
 
-def _may_identify(raws: Sequence[Mapping[str, Any]], key: str | None) -> bool:
+def _may_identify(names: Sequence[Any] | None) -> bool:
     """Whether any event name of the batch may be ``identify`` (looking at each distinct name once)."""
-    if key is None:
+    if names is None:
         return False
     try:
-        names = {raw.get(key) for raw in raws}
+        distinct = set(names)
     except TypeError:  # unhashable values: they are left to the reference anyway
         return True
-    return any(type(name) is not str or "identify" in name.lower() for name in names)
+    return any(type(name) is not str or "identify" in name.lower() for name in distinct)
 
 
 def _identify(event: pa.Array) -> pa.Array:
@@ -306,7 +326,7 @@ def _identify(event: pa.Array) -> pa.Array:
 
 
 def _timestamps(
-    values: list[Any] | None, n: int, *, tz: tzinfo, default_ts: datetime | None
+    values: Sequence[Any] | None, n: int, *, tz: tzinfo, default_ts: datetime | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """UTC µs of each row and the rows left to the reference (as :func:`~sopflow.events.normalize.timestamp_us` reads them)."""
     if values is None:
@@ -330,7 +350,7 @@ def _timestamps(
     return us, odd
 
 
-def _revenue(values: list[Any] | None, n: int) -> tuple[pa.Array, np.ndarray]:
+def _revenue(values: Sequence[Any] | None, n: int) -> tuple[pa.Array, np.ndarray]:
     odd = np.zeros(n, dtype=bool)
     if values is None or set(map(type, values)) <= _NONE:
         return _null_column(n, _REVENUE_TYPE), odd
@@ -364,7 +384,7 @@ def _currency(currency: pa.Array, revenue: pa.Array) -> tuple[pa.Array, np.ndarr
 
 
 def _properties(
-    given: list[Any] | None, extras: list[tuple[str, list[Any] | None]], n: int
+    given: Sequence[Any] | None, extras: list[tuple[str, Sequence[Any] | None]], n: int
 ) -> tuple[pa.Array, np.ndarray]:
     """JSON text of each row's properties, as ``normalize._properties`` writes it."""
     odd = np.zeros(n, dtype=bool)
@@ -379,7 +399,7 @@ def _properties(
     return array, odd | too_big
 
 
-def _plain_texts(given: list[Any] | None) -> list[bytes | None] | None:
+def _plain_texts(given: Sequence[Any] | None) -> list[bytes | None] | None:
     """The common case in one pass: objects (or nothing) whose values orjson writes as json does."""
     if given is None or not set(map(type, given)) <= _DICT_OR_NONE:
         return None
@@ -395,15 +415,17 @@ def _plain_texts(given: list[Any] | None) -> list[bytes | None] | None:
             (magnitude == 0.0) | ((magnitude >= _PLAIN_FLOAT_MIN) & (magnitude < _PLAIN_FLOAT_MAX))
         ).all():
             return None
-    dumps, sort_keys = orjson.dumps, orjson.OPT_SORT_KEYS
     try:
-        return [dumps(props, option=sort_keys) if props else None for props in given]
+        texts: list[bytes | None] = list(map(_DUMPS_SORTED, given))
     except TypeError:  # keys that are not text, integers beyond 64 bits
         return None
+    if len(objects) < len(given):  # no properties, or {}: no text
+        texts = [text if props else None for text, props in zip(texts, given, strict=True)]
+    return texts
 
 
 def _texts_one_by_one(
-    given: list[Any] | None, extras: list[tuple[str, list[Any] | None]], n: int
+    given: Sequence[Any] | None, extras: list[tuple[str, Sequence[Any] | None]], n: int
 ) -> tuple[list[bytes | None], np.ndarray]:
     odd = np.zeros(n, dtype=bool)
     texts: list[bytes | None] = [None] * n
@@ -432,7 +454,7 @@ def _texts_one_by_one(
     return texts, odd
 
 
-def _cleaned_extras(extras: list[tuple[str, list[Any] | None]], i: int) -> dict[str, Any] | None:
+def _cleaned_extras(extras: list[tuple[str, Sequence[Any] | None]], i: int) -> dict[str, Any] | None:
     cleaned: dict[str, Any] = {}
     for key, column in extras:
         value = column[i] if column is not None else None
@@ -496,12 +518,18 @@ def _event_ids(columns: dict[str, pa.Array], ts_us: np.ndarray) -> pa.Array:
     parts += [columns["revenue"].cast(_STRING), columns["currency"], columns["properties"]]
     content = pc.binary_join_element_wise(*parts, SEPARATOR, null_handling="replace", null_replacement="")
     missing = np.flatnonzero(_nulls(given))
-    derived = [
-        hashlib.md5(text, usedforsecurity=False).hexdigest()
-        for text in content.take(pa.array(missing)).cast(pa.binary()).to_pylist()
-    ]
+    if len(missing) < len(given):
+        content = content.take(pa.array(missing))
+    # The hex digests of all rows in one go: digests joined, hex-encoded once, cut every 32 characters.
+    hex_digits = md5_digests(content.cast(pa.binary()).to_pylist()).hex().encode()
+    offsets = np.arange(0, 32 * len(missing) + 1, 32, dtype=np.int32)
+    derived = pa.Array.from_buffers(
+        _STRING, len(missing), [None, pa.py_buffer(offsets), pa.py_buffer(hex_digits)]
+    )
+    if len(missing) == len(given):
+        return derived
     ids = given.to_pylist()
-    for i, value in zip(missing.tolist(), derived, strict=True):
+    for i, value in zip(missing.tolist(), derived.to_pylist(), strict=True):
         ids[i] = value
     return pa.array(ids, _STRING)
 

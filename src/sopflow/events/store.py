@@ -51,7 +51,7 @@ from sopflow.events.generation import (
     write_generation,
 )
 from sopflow.events.group_commit import GroupCommitter, Ticket
-from sopflow.events.keys import KeySet, event_keys, first_occurrences, sorted_contains
+from sopflow.events.keys import KeySet, event_keys, fresh_mask, sorted_contains
 from sopflow.events.layout import BULK_SUFFIX, FRAME_SUFFIX, gen_dir_name
 from sopflow.events.locks import DEFAULT_TIMEOUT_S, StoreBusy, file_lock, try_lock
 from sopflow.events.manifest import read_from, read_log, read_manifest, write_manifest
@@ -75,6 +75,7 @@ SEGMENT_ROWS = 8_000_000
 MAX_SEGMENTS = 64
 REQUIRED = ("event_id", "event", "user_id", "ts")
 IMPORT_LOCK_TIMEOUT_S = 600.0
+COMMIT_POLL_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -228,26 +229,32 @@ class EventStore:
         return BulkWriter(self)
 
     def _commit_group(self, tickets: list[Ticket[_Batch, AppendResult]]) -> None:
-        with self._state, file_lock(self.write_lock, timeout=self.lock_timeout):
+        # Another process's commit holds the lock for about a millisecond: poll for it as often.
+        with self._state, file_lock(self.write_lock, timeout=self.lock_timeout, max_delay=COMMIT_POLL_S):
             self._catch_up()
-            seen = KeySet()
+            # One dedupe pass over the whole group: an event is fresh when its key is in neither the store
+            # nor an earlier event of the group (earlier requests first, as they were queued).
+            parts = [ticket.item.keys for ticket in tickets]
+            keys = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            fresh = fresh_mask(keys, [np.asarray(self._base_keys), *self._wal_keys.runs])
             accepted: list[pa.Table] = []
-            for ticket in tickets:
-                keys = ticket.item.keys
-                fresh = first_occurrences(keys) & ~self.known(keys) & ~seen.contains(keys)
-                seen.add(keys[fresh])
+            start = 0
+            for ticket, part in zip(tickets, parts, strict=True):
+                mine = fresh[start : start + len(part)]
+                start += len(part)
+                count = int(np.count_nonzero(mine))
                 table = ticket.item.table
-                accepted.append(table if fresh.all() else table.filter(pa.array(fresh)))
-                ticket.result = AppendResult(int(fresh.sum()), int((~fresh).sum()))
-            if len(seen):
+                if count:
+                    accepted.append(table if count == len(part) else table.filter(pa.array(mine)))
+                ticket.result = AppendResult(count, len(part) - count)
+            if accepted:
                 own = self._own_file()
                 try:
                     self._wal_seen[own.path.name] = own.append(encode_frame(pa.concat_tables(accepted)))
                 except OSError:
                     self._rotate()  # never append after a failed write
                     raise
-                for run in seen.runs:
-                    self._wal_keys.add(run)
+                self._wal_keys.add(keys[fresh])
                 self._bump_seq()
 
     def known(self, keys: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ given at the top level (posthog-python ``set()``, posthog-js ``identify()``) are
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,10 +54,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from sopflow.events.normalize import MAX_TEXT_CHARS
+from sopflow.events.timeparse import EPOCH, EPOCH_MILLIS_BELOW
 from sopflow.i18n import _
 from sopflow.web.body import GZIP_MAGIC, decoded_too_large, gunzip, parse_json, unbase64
 from sopflow.web.errors import ApiError
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
+_MICROSECOND = timedelta(microseconds=1)
 CLOCK_SKEW_DEADBAND = timedelta(seconds=150)
 FUTURE_CUTOFF = timedelta(hours=23)
 PICKED = ("channel", "campaign", "step", "variant", "inviter_id", "revenue", "currency")
@@ -201,8 +205,16 @@ def correctable_skew(measured: timedelta) -> timedelta:
     return excess if measured > timedelta(0) else -excess
 
 
+def _skew(sent_at: datetime | None, now: datetime) -> timedelta | None:
+    return None if sent_at is None else correctable_skew(sent_at - now)
+
+
 def event_time(event: Mapping[str, Any], *, now: datetime, sent_at: datetime | None, index: int) -> datetime:
-    props = event.get("properties") if isinstance(event.get("properties"), dict) else {}
+    return _event_time(event, now=now, skew=_skew(sent_at, now), index=index)
+
+
+def _event_time(event: Mapping[str, Any], *, now: datetime, skew: timedelta | None, index: int) -> datetime:
+    """``event_time`` with the request's clock correction computed once (``None``: no ``sent_at``)."""
     ts = now
     raw = event.get("timestamp")
     if raw not in (None, ""):
@@ -213,8 +225,9 @@ def event_time(event: Mapping[str, Any], *, now: datetime, sent_at: datetime | N
                 code="invalid_timestamp",
                 field=f"batch[{index}].timestamp",
             )
+        props = event.get("properties")
         ignore = bool(props.get("$ignore_sent_at")) if isinstance(props, dict) else False
-        ts = parsed - correctable_skew(sent_at - now) if sent_at is not None and not ignore else parsed
+        ts = parsed - skew if skew is not None and not ignore else parsed
     offset = event.get("offset")
     if isinstance(offset, int | float) and not isinstance(offset, bool):
         ts = now - timedelta(milliseconds=offset)
@@ -239,6 +252,8 @@ def _event_uuid(event: Mapping[str, Any], index: int) -> str | None:
     value = event.get("uuid")
     if value in (None, ""):
         return None
+    if type(value) is str and _CANONICAL_UUID.match(value):
+        return value  # already as str(uuid.UUID(value)) writes it
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
@@ -250,6 +265,23 @@ def _event_uuid(event: Mapping[str, Any], index: int) -> str | None:
 
 def to_canonical(event: Any, *, now: datetime, sent_at: datetime | None, index: int) -> dict[str, Any]:
     """One PostHog event → a raw canonical event for ``normalize_event`` (see the module docs)."""
+    return _map_event(event, now=now, skew=_skew(sent_at, now), index=index, ts_as_us=False)
+
+
+def canonical_batch(events: list[Any], *, now: datetime, sent_at: datetime | None) -> list[dict[str, Any]]:
+    """:func:`to_canonical` of every event of a request, with ``ts`` as UTC microseconds where an integer
+    reads back as the same instant (after 1973, see :func:`sopflow.events.timeparse.epoch_to_us`), which
+    the batch normaliser takes column-wise instead of one datetime at a time."""
+    skew = _skew(sent_at, now)
+    return [
+        _map_event(event, now=now, skew=skew, index=index, ts_as_us=True)
+        for index, event in enumerate(events)
+    ]
+
+
+def _map_event(
+    event: Any, *, now: datetime, skew: timedelta | None, index: int, ts_as_us: bool
+) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise invalid(_("event {index}: expected a JSON object", index=index), field=f"batch[{index}]")
     name = event.get("event")
@@ -283,11 +315,13 @@ def to_canonical(event: Any, *, now: datetime, sent_at: datetime | None, index: 
     if name == "$create_alias" and props.get("alias") not in (None, ""):
         name = "$identify"
         props["$anon_distinct_id"] = str(props["alias"])
-    raw: dict[str, Any] = {
-        "event": name,
-        "user_id": user_id,
-        "ts": event_time(event, now=now, sent_at=sent_at, index=index),
-    }
+    when = _event_time(event, now=now, skew=skew, index=index)
+    ts: datetime | int = when
+    if ts_as_us:
+        us: int = (when - EPOCH) // _MICROSECOND
+        if us >= EPOCH_MILLIS_BELOW:
+            ts = us
+    raw: dict[str, Any] = {"event": name, "user_id": user_id, "ts": ts}
     event_id = _event_uuid(event, index)
     if event_id is not None:
         raw["event_id"] = event_id

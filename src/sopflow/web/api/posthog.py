@@ -22,7 +22,7 @@ from sopflow.web.body import GZIP_MAGIC
 from sopflow.web.errors import POSTHOG_PATHS, ApiError
 from sopflow.web.fastpath import IngestRequest
 from sopflow.web.ingest import INLINE_MAX_BYTES, cpu_work, too_many_events
-from sopflow.web.posthog import CaptureRequest, decode_capture, to_canonical
+from sopflow.web.posthog import CaptureRequest, canonical_batch, decode_capture
 from sopflow.web.services import Services
 
 router = APIRouter(tags=["PostHog-compatible capture"])
@@ -45,10 +45,7 @@ def _canonical_table(services: Services, request: CaptureRequest, now: datetime)
     settings = services.settings
     if len(request.events) > settings.max_batch_events:
         raise too_many_events(len(request.events), settings.max_batch_events)
-    raws = [
-        to_canonical(event, now=now, sent_at=request.sent_at, index=index)
-        for index, event in enumerate(request.events)
-    ]
+    raws = canonical_batch(request.events, now=now, sent_at=request.sent_at)
     try:
         return services.ingestor.normalize(raws)
     except ApiError as exc:
