@@ -169,6 +169,30 @@ def test_jsonl_with_identify_and_bad_lines(run_cli: Run, tmp_path: Path, ws: Pat
     assert (stats["events"], stats["persons"], stats["raw_ids"]) == (3, 1, 2)
 
 
+def test_jsonl_rejects_come_in_line_order_with_field_and_value(
+    run_cli: Run, tmp_path: Path, ws: Path
+) -> None:
+    lines = [
+        '{"event": "visit", "user_id": "u1", "ts": "2024-03-01 10:00:00"}',
+        "[1]",
+        '{"event": "visit", "user_id": "u2", "ts": "2024-02-30 10:00:00"}',
+        '{"事件": "付费", "用户ID": "u3", "时间": 1709258700, "金额": "1,299.5"}',
+        "{broken",
+        '{"event": "visit", "ts": 1709258700}',
+    ]
+    (tmp_path / "e.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rejects = tmp_path / "r.csv"
+    result = run_cli(
+        ["events", "import", str(tmp_path / "e.jsonl"), "--workspace", str(ws), "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 3
+    with rejects.open(encoding="utf-8-sig") as fh:
+        rows = [(r["row"], r["field"], r["value"]) for r in csv.DictReader(fh)]
+    assert rows == [("2", "-", ""), ("3", "ts", "2024-02-30 10:00:00"), ("5", "-", ""), ("6", "user_id", "")]
+    (paid,) = [r for r in stored(ws) if r["event"] == "付费"]
+    assert str(paid["revenue"]) == "1299.5000" and paid["user_id"] == "u3"
+
+
 def test_parquet_round_trip_through_export(run_cli: Run, tmp_path: Path, ws: Path) -> None:
     path = write_csv(tmp_path / "a.csv", ROWS)
     run_cli(["events", "import", str(path), "--workspace", str(ws)])

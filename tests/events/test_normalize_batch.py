@@ -215,3 +215,19 @@ def test_properties_are_written_as_json_dumps_writes_them(value: Any) -> None:
 def test_float_and_big_integer_edges_match_json(value: float) -> None:
     expected = json.dumps({"v": value}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     assert dumps_properties({"v": value}).decode() == expected
+
+
+def test_properties_holding_the_internal_separator_are_written_exactly() -> None:
+    raws: list[dict[str, Any]] = [
+        {
+            "event": "a",
+            "user_id": "u",
+            "ts": 1709600733,
+            "properties": {"l": ["x", "\x00", "y"], "s": "\x00"},
+        },
+        {"event": "b", "user_id": "u", "ts": 1709600733, "properties": {"k": "v"}},
+        {"event": "c", "user_id": "u", "ts": 1709600733, "properties": {}},
+    ]
+    result = normalize_batch(raws, tz=TZ)
+    assert result.per_row == 0
+    _same_rows(result.table, _reference(raws)[0])

@@ -29,10 +29,9 @@ import numpy as np
 import pyarrow as pa
 
 from sopflow.events.headers import DROP, fold, resolve_columns
-from sopflow.events.normalize import EventInvalid, normalize_event
+from sopflow.events.normalize_batch import normalize_batch
 from sopflow.events.normalize_table import NormalizedChunk, Reject, normalize_table
 from sopflow.events.readers import RawChunk, SourceFile, open_source
-from sopflow.events.schema import EVENT_SCHEMA
 from sopflow.events.store import EventStore
 from sopflow.i18n import _
 
@@ -202,24 +201,32 @@ def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
 def _normalize_records(
     records: list[Any], rows: np.ndarray, user_map: Mapping[str, str], tz: tzinfo
 ) -> NormalizedChunk:
+    """JSON lines: renamed by ``--map``, then checked together (:func:`normalize_batch`), rejects in row order."""
     folded = {fold(k): v for k, v in user_map.items()}
-    accepted: list[dict[str, Any]] = []
-    rejects: list[Reject] = []
-    for record, number in zip(records, rows.tolist(), strict=True):
+    numbers = rows.tolist()
+    rejects: list[tuple[int, Reject]] = []
+    objects: list[dict[str, Any]] = []
+    where: list[int] = []
+    for index, (record, number) in enumerate(zip(records, numbers, strict=True)):
         if not isinstance(record, dict):
-            rejects.append(Reject(number, "-", _("not a JSON object"), ""))
+            rejects.append((index, Reject(number, "-", _("not a JSON object"), "")))
             continue
         mapped: dict[str, Any] = {}
         for key, value in record.items():
             target = folded.get(fold(str(key))) or str(key)
             if target != DROP:
                 mapped[target] = value
-        try:
-            accepted.append(normalize_event(mapped, tz=tz, row=number))
-        except EventInvalid as exc:
-            value = mapped.get(exc.field)
-            rejects.append(Reject(number, exc.field, exc.reason, "" if value is None else str(value)))
-    return NormalizedChunk(pa.Table.from_pylist(accepted, schema=EVENT_SCHEMA), rejects, len(records))
+        objects.append(mapped)
+        where.append(index)
+    result = normalize_batch(objects, tz=tz, stop_at_first_error=False)
+    for position, exc in result.errors:
+        value = objects[position].get(exc.field)
+        index = where[position]
+        rejects.append(
+            (index, Reject(numbers[index], exc.field, exc.reason, "" if value is None else str(value)))
+        )
+    rejects.sort(key=lambda item: item[0])
+    return NormalizedChunk(result.table, [r for _i, r in rejects], result.per_row + len(result.errors))
 
 
 def write_rejects(path: Path, rejects: list[FileReject]) -> None:

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from sopflow.events.headers import ANON_ID, TARGETS
+from sopflow.events.keys import duckdb_cursor
 from sopflow.events.normalize import (
     CONTROL_PATTERN,
     DEFAULT_CURRENCY,
@@ -124,6 +124,8 @@ def _as_text(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 def _clean_text(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
     array, bad = _as_text(array)
+    if array.null_count == len(array):  # an absent column: nothing to clean
+        return array, bad
     trimmed = pc.utf8_trim(array, characters=STRIP_CHARS)
     trimmed = pc.if_else(pc.equal(trimmed, ""), _NULL_STRING, trimmed)
     if _max_bytes(trimmed) > MAX_TEXT_CHARS:
@@ -172,9 +174,11 @@ def _revenue(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         return pa.nulls(n, _REVENUE_TYPE), _valid(array)
     text = array.cast(_STRING)
-    raw_bytes = _data_bytes(text).tobytes()
-    if b"," in raw_bytes or "¥".encode() in raw_bytes or "￥".encode() in raw_bytes:
-        text = pc.replace_substring_regex(text, "[,¥￥]", "")
+    data = _data_bytes(text)
+    if (data == ord(",")).any():
+        text = pc.replace_substring(text, ",", "")
+    if (data == 0xA5).any():  # the last byte of both ¥ (C2 A5) and ￥ (EF BF A5) in UTF-8
+        text = pc.replace_substring(pc.replace_substring(text, "¥", ""), "￥", "")
     text = pc.utf8_trim(text, characters=STRIP_CHARS)
     text = pc.if_else(pc.equal(text, ""), _NULL_STRING, text)
     ok = pc.fill_null(pc.match_substring_regex(text, _MONEY_PATTERN), False)
@@ -232,7 +236,7 @@ def _json_piece(key: str, array: pa.Array) -> tuple[pa.Array | None, np.ndarray]
     key_text = json.dumps(key, ensure_ascii=False) + ":"
     if pa.types.is_dictionary(kind):
         array, kind = array.cast(kind.value_type), kind.value_type
-    if pa.types.is_null(kind):
+    if pa.types.is_null(kind) or array.null_count == n:  # no value: no piece (anon_id on most rows)
         return None, np.zeros(n, dtype=bool)
     if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
         value = array.cast(_STRING)
@@ -300,7 +304,7 @@ def _event_ids(columns: dict[str, pa.Array], ts_us: np.ndarray) -> pa.Array:
     parts += [columns[name] for name in ("channel", "campaign", "step", "variant", "inviter_id")]
     parts += [columns["revenue"].cast(_STRING), columns["currency"], columns["properties"]]
     content = pc.binary_join_element_wise(*parts, SEPARATOR, null_handling="replace", null_replacement="")
-    with duckdb.connect() as con:
+    with duckdb_cursor() as con:
         con.register(
             "content_table", pa.Table.from_batches(pa.table({"c": content}).to_batches(max_chunksize=1 << 17))
         )

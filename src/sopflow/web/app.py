@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sopflow import __version__
 from sopflow.i18n import current_language
@@ -32,6 +32,16 @@ class SopflowApp(FastAPI):
     """FastAPI with the ingest fast path outermost (see :mod:`sopflow.web.fastpath`)."""
 
     default_language: str = "zh_CN"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Ingest requests go straight to the middleware stack (the fast path first): FastAPI's own __call__
+        # asks OpenTelemetry (off unless configured) whether to trace, three environment look-ups a request.
+        stack = self.middleware_stack
+        if scope["type"] == "http" and scope["path"] in INGEST_ENDPOINTS and stack and not self.root_path:
+            scope["app"] = self
+            await stack(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     def build_middleware_stack(self) -> ASGIApp:
         return IngestFastPath(
