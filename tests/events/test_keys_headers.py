@@ -80,3 +80,13 @@ def test_header_conflicts_and_bad_map_options_are_clear() -> None:
     with pytest.raises(InvalidInput, match="SOURCE=TARGET"):
         parse_map_options(["用户手机号"])
     assert parse_map_options(["手机号 = user_id", "备注=-"]) == {"手机号": "user_id", "备注": "-"}
+
+
+@given(
+    st.lists(st.binary(min_size=16, max_size=16).map(lambda b: b.hex()), min_size=1, max_size=20), st.data()
+)
+def test_keys_of_derived_ids_decoded_at_once_equal_per_id_keys(ids: list[str], data: st.DataObject) -> None:
+    assert event_keys(pa.array(ids)).tolist() == [key_of(i) for i in ids]
+    upper = data.draw(st.integers(0, len(ids) - 1))
+    mixed = [*ids[:upper], ids[upper].upper(), *ids[upper + 1 :]]  # not a digest sopflow writes: hashed
+    assert event_keys(pa.array(mixed)).tolist() == [key_of(i) for i in mixed]

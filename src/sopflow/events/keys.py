@@ -70,8 +70,11 @@ def event_keys(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     lengths = offsets[1:] - offsets[:-1]
     is_hex = np.zeros(n, dtype=bool)
     if len(data) == 32 * n and (lengths == 32).all():
-        hex_rows = np.arange(n)
         chars = data.reshape(n, 32)  # the usual case (derived ids): a view, no gather
+        all_hex = _all_lowercase_hex(chars[:, :16])
+        if all_hex is not None:
+            return all_hex
+        hex_rows = np.arange(n)
     else:
         hex_rows = np.flatnonzero(lengths == 32)
         chars = data[offsets[hex_rows][:, None] + np.arange(32)]
@@ -88,6 +91,18 @@ def event_keys(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if len(rest):
         keys[rest] = _md5_keys(ids.take(pa.array(rest)))
     return keys
+
+
+def _all_lowercase_hex(prefixes: np.ndarray) -> np.ndarray | None:
+    """The keys when every row's 16 characters are lowercase hex (ids sopflow derived), else ``None``.
+
+    ``bytes.fromhex`` decodes in one C pass; it also takes upper case, which is not a digest sopflow
+    writes (such ids are hashed like any other), hence the check that nothing but ``0-9a-f`` is there.
+    """
+    text = prefixes.tobytes()
+    if text.translate(None, b"0123456789abcdef"):
+        return None
+    return np.frombuffer(bytes.fromhex(text.decode("ascii")), dtype="<u8").astype(np.uint64)
 
 
 def key_of(event_id: str) -> int:
@@ -155,12 +170,17 @@ def sorted_contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def merge_sorted(a: np.ndarray, b_sorted: np.ndarray) -> np.ndarray:
-    """Merge two sorted key arrays in linear time."""
+    """Merge two sorted key arrays in linear time.
+
+    NumPy's stable sort of integers is a timsort, which finds the two runs and merges them: about 4x faster
+    than inserting one array into the other (``np.insert``), with the same result.
+    """
     if len(b_sorted) == 0:
         return np.asarray(a)
     if len(a) == 0:
         return b_sorted
-    return np.insert(np.asarray(a), np.searchsorted(a, b_sorted), b_sorted)
+    merged: np.ndarray = np.sort(np.concatenate([np.asarray(a), b_sorted]), kind="stable")
+    return merged
 
 
 class KeySet:

@@ -250,10 +250,10 @@ def _json_piece(key: str, array: pa.Array) -> tuple[pa.Array | None, np.ndarray]
     bad = np.zeros(n, dtype=bool)
     if _has_control_bytes(value):
         bad = np.asarray(pc.match_substring_regex(value, CONTROL_PATTERN).fill_null(False), dtype=bool)
-    data = _data_bytes(value).tobytes()
-    if b"\\" in data:
+    data = _data_bytes(value)
+    if (data == ord("\\")).any():
         value = pc.replace_substring(value, "\\", "\\\\")
-    if b'"' in data:
+    if (data == ord('"')).any():
         value = pc.replace_substring(value, '"', '\\"')
     return pc.binary_join_element_wise(key_text + '"', value, '",', ""), bad
 
