@@ -40,6 +40,7 @@ class GroupCommitter(Generic[Item, Result]):
     _queue: list[Ticket[Item, Result]] = field(default_factory=list)
     _busy: bool = False
     _flusher: threading.Thread | None = None
+    _flusher_idle: bool = False
     _closing: bool = False
 
     def submit(self, item: Item) -> Result:
@@ -65,7 +66,8 @@ class GroupCommitter(Generic[Item, Result]):
             if self._flusher is None:
                 self._flusher = threading.Thread(target=self._flush, name="sopflow-commit", daemon=True)
                 self._flusher.start()
-            self._cv.notify_all()
+            elif self._flusher_idle:  # a busy flusher looks at the queue again when its commit is done
+                self._cv.notify_all()
 
     def close(self) -> None:
         """Commit what is queued, then stop the flusher thread."""
@@ -96,7 +98,9 @@ class GroupCommitter(Generic[Item, Result]):
                 elif self._closing and not self._queue:
                     return
                 else:
+                    self._flusher_idle = True
                     self._cv.wait()
+                    self._flusher_idle = False
 
     def _run(self, group: list[Ticket[Item, Result]]) -> None:
         try:

@@ -50,6 +50,7 @@ _STRING = pa.string()
 _NULL_STRING = pa.scalar(None, _STRING)
 _TS_TYPE = EVENT_SCHEMA.field("ts").type
 _REVENUE_TYPE = EVENT_SCHEMA.field("revenue").type
+_SECONDS_BELOW = min(EPOCH_SECONDS_BELOW, TS_MAX_US // 1_000_000)  # epoch seconds that are in range
 _CHECKED_TEXT = (*TEXT_FIELDS, "currency", ANON_ID)  # cleaned like text: stripped, ≤ 200 chars, no controls
 # Bytes a value may start or end with when it starts or ends with one of STRIP_CHARS (" \t\r\n", and
 # U+3000 = E3 80 80, U+00A0 = C2 A0): a superset test that decides whether trimming is needed at all.
@@ -124,7 +125,7 @@ def normalize_batch(
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Plan:
     fields: dict[str, str]  # canonical field -> the one raw key that feeds it in this batch
     given_properties: str | None
@@ -138,9 +139,17 @@ def _plan(raws: Sequence[Mapping[str, Any]]) -> _Plan | None:
     and property names equal once stripped need its last-wins rule: both rare, both left to the reference.
     """
     try:
-        names = set().union(*raws)
+        names = frozenset().union(*raws)
     except TypeError:
         return None
+    try:
+        return _plan_of(names)  # one SDK sends the same keys batch after batch
+    except TypeError:  # a key that cannot be hashed with the others: not from JSON
+        return None
+
+
+@lru_cache(maxsize=256)
+def _plan_of(names: frozenset[Any]) -> _Plan | None:
     fields: dict[str, str] = {}
     given: str | None = None
     extras: dict[str, str] = {}
@@ -336,8 +345,9 @@ def _timestamps(
     kinds = set(map(type, values))
     if kinds == {int}:
         raw = np.array(values, dtype=np.int64)  # beyond int64: OverflowError, the batch goes per row
-        seconds = raw.min() >= 0 and raw.max() < EPOCH_SECONDS_BELOW  # epoch seconds, the usual: one multiply
-        us = raw * 1_000_000 if seconds else epoch_to_us_column(raw)
+        if raw.min() >= 0 and raw.max() < _SECONDS_BELOW:  # epoch seconds, all in range: the usual case
+            return raw * 1_000_000, np.zeros(n, dtype=bool)
+        us = epoch_to_us_column(raw)
         return us, (raw < 0) | (us < TS_MIN_US) | (us >= TS_MAX_US)
     if kinds == {str}:
         column = pc.utf8_trim(pa.array(values, _STRING), characters=STRIP_CHARS)

@@ -13,6 +13,7 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import orjson
 from starlette.requests import Request
 
@@ -20,10 +21,18 @@ from sopflow.i18n import _
 from sopflow.web.errors import ApiError
 
 GZIP_MAGIC = b"\x1f\x8b"
-# orjson reads integers beyond 64 bits as floats where json keeps them exact; they have 19+ digits. Digits
-# are mapped to "0" and the run searched for (a regex does the same 15x slower).
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_NUMBER = b"0" * 19
+LONG_DIGIT_RUN = 19  # orjson reads integers beyond 64 bits as floats where json keeps them: 19+ digits
+
+
+def has_long_digit_run(data: bytes) -> bool:
+    """Whether ``data`` holds 19 digits in a row: a mask of digits ANDed with itself shifted by 1, 2, 4, 8
+    and 3 places marks where 2, 4, 8, 16 and then 19 digits start (a regex takes 15x longer)."""
+    if len(data) < LONG_DIGIT_RUN:
+        return False
+    run = (np.frombuffer(data, dtype=np.uint8) - np.uint8(48)) < 10
+    for shift in (1, 2, 4, 8, 3):
+        run = run[:-shift] & run[shift:]
+    return bool(run.any())
 
 
 def body_too_large(limit: int) -> ApiError:
@@ -113,7 +122,7 @@ def parse_json(data: bytes) -> Any:
     orjson refuses what :mod:`json` alone accepts (``NaN``, a UTF-8 BOM, lone surrogates, numbers too large
     for a float) and reads long integers differently; those bodies, and every error, go to :mod:`json`.
     """
-    if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZERO):
+    if not has_long_digit_run(data):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:
