@@ -47,10 +47,11 @@ class BulkWriter:
         if self._open:
             self.abort()
 
-    def write(self, table: pa.Table) -> AppendResult:
-        """Stage ``table`` minus rows already in the store or staged; returns this call's counts."""
+    def write(self, table: pa.Table, *, keys: np.ndarray | None = None) -> AppendResult:
+        """Stage ``table`` minus rows already in the store or staged; returns this call's counts.
+        ``keys``: the rows' dedupe keys when the caller has them."""
         table = canonical_table(table)
-        keys = event_keys(table["event_id"])
+        keys = event_keys(table["event_id"]) if keys is None else keys
         with self.store._state:
             known = [np.asarray(self.store._base_keys), *self.store._wal_keys.runs, *self._keys.runs]
         fresh = fresh_mask(keys, known)
@@ -134,8 +135,8 @@ class DirectImport:
         if self._lock is not None:
             self.abort()
 
-    def write(self, table: pa.Table) -> AppendResult:
-        added, duplicates = self._builder.add(canonical_table(table))
+    def write(self, table: pa.Table, *, keys: np.ndarray | None = None) -> AppendResult:
+        added, duplicates = self._builder.add(canonical_table(table), keys=keys)
         self.accepted += added
         self.duplicates += duplicates
         return AppendResult(added, duplicates)

@@ -19,12 +19,10 @@ change keep their place, the touched persons' rows (old and new) are sorted and 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shutil
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,28 +32,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sopflow.events.identity import Identity, extract_links
-from sopflow.events.keys import KeySet, event_keys, fresh_mask, merge_sorted
+from sopflow.events.identity import LINK_EVENTS, Identity, extract_links
+from sopflow.events.keys import event_keys, merge_sorted, sorted_contains
 from sopflow.events.layout import gen_dir_name
+from sopflow.events.native.keyset import HashKeySet
+from sopflow.events.segments import Segment, SegmentWriter, write_segment
 from sopflow.events.wal import fsync_dir, fsync_file
 
 CACHE_COLUMNS = ("person", "ts", "event", "channel", "row")
-SPLIT_ROWS = 1 << 19
 RADIX_FROM = 1 << 21
+SEGMENT_ROWS = 8_000_000  # rows per segment file of an import
 _ID_SCHEMA = pa.schema([pa.field("id", pa.string())])
-_NO_DICTIONARY = ("event_id",)  # random ids: a dictionary only costs time
-_STATISTICS = ["ts", "event", "channel"]  # min/max worth keeping for pruning; the rest costs time
-
-
-@dataclass(frozen=True)
-class Segment:
-    name: str
-    rows: int
-    min_ts: int
-    max_ts: int
-
-    def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "rows": self.rows, "min_ts": self.min_ts, "max_ts": self.max_ts}
 
 
 @dataclass
@@ -151,26 +138,6 @@ def write_generation(events_dir: Path, gen: Generation) -> str:
     return name
 
 
-def write_segment(segments_dir: Path, name: str, table: pa.Table) -> Segment:
-    tmp = segments_dir / f".{name}.tmp"
-    dictionary = [c for c in table.column_names if c not in _NO_DICTIONARY]
-    pq.write_table(
-        table,
-        tmp,
-        compression="zstd",
-        compression_level=1,
-        use_dictionary=dictionary,
-        write_statistics=_STATISTICS,
-        row_group_size=1 << 20,
-    )
-    fsync_file(tmp)
-    os.replace(tmp, segments_dir / name)
-    ts = np.asarray(table["ts"].cast(pa.int64()).to_numpy(), dtype=np.int64) if table.num_rows else None
-    return Segment(
-        name, table.num_rows, int(ts.min()) if ts is not None else 0, int(ts.max()) if ts is not None else 0
-    )
-
-
 def encode_names(values: pa.Array | pa.ChunkedArray, names: list[str]) -> np.ndarray:
     """Integer codes of ``values`` in ``names`` (extended in place); -1 for null."""
     if isinstance(values, pa.ChunkedArray):
@@ -234,22 +201,26 @@ class GenerationBuilder:
         self.has_events = np.array(base.has_events)
         self.segments = list(base.segments)
         self.sealed_rows = base.rows
-        self._new_keys = KeySet()
+        self._new_keys = HashKeySet()
+        self._key_parts: list[np.ndarray] = []
         self._parts: list[dict[str, np.ndarray]] = []
-        self._pool: ThreadPoolExecutor | None = None
-        self._writes: list[Future[Segment]] = []
+        self._placed: list[int] = []  # per part: the segment its rows went to (-1: not written)
+        self._writer = (
+            SegmentWriter(segments_dir, self.number, segment_rows=SEGMENT_ROWS) if segments_dir else None
+        )
         self.added = 0
         self.duplicates = 0
 
-    def add(self, table: pa.Table) -> tuple[int, int]:
+    def add(self, table: pa.Table, *, keys: np.ndarray | None = None) -> tuple[int, int]:
         """Dedupe ``table`` against everything sealed or added, and write its new rows as a segment.
         Returns ``(added, duplicates)``.
 
         Without a ``segments_dir`` (a reader's view of the unsealed log) nothing is written and ``row``
         numbers the input rows in the order they were added, after the sealed ones.
         """
-        keys = event_keys(table["event_id"])
-        fresh = fresh_mask(keys, [np.asarray(self.base.keys), *self._new_keys.runs])
+        keys = event_keys(table["event_id"]) if keys is None else keys
+        sealed = np.asarray(self.base.keys)
+        fresh = self._new_keys.add(keys, skip=sorted_contains(sealed, keys) if len(sealed) else None)
         self.duplicates += int((~fresh).sum())
         positions = np.flatnonzero(fresh)
         input_rows = table.num_rows
@@ -258,50 +229,35 @@ class GenerationBuilder:
         if table.num_rows == 0:
             self.sealed_rows += 0 if self.segments_dir is not None else input_rows
             return 0, input_rows
-        self._new_keys.add(keys)
+        self._key_parts.append(keys)
         events = encode_names(table["event"], self.event_names)
         channels = encode_names(table["channel"], self.channel_names)
         users = self.identity.encode(table["user_id"])
         self._grow_has_events()
         self.has_events[users] = True
-        others, linked = extract_links(table)
+        link_codes = [self.event_names.index(e) for e in LINK_EVENTS if e in self.event_names]
+        others, linked = extract_links(table, event_codes=events, link_codes=link_codes)
         if len(linked):
             self.identity.link(self.identity.encode(others), self.identity.encode(linked))
             self._grow_has_events()
         ts = np.asarray(table["ts"].cast(pa.int64()).to_numpy(), dtype=np.int64)
-        if self.segments_dir is not None:
-            rows = self.sealed_rows + np.arange(table.num_rows, dtype=np.int64)
-            self._write_segments(table)
-            self.sealed_rows += table.num_rows
+        if self._writer is not None:  # numbered within its segment until the segments' order is known
+            segment, offset = self._writer.write(table)
+            rows = offset + np.arange(table.num_rows, dtype=np.int64)
+            self._placed.append(segment)
         else:
             rows = self.sealed_rows + positions.astype(np.int64)
             self.sealed_rows += input_rows
+            self._placed.append(-1)
         self._parts.append({"user": users, "ts": ts, "event": events, "channel": channels, "row": rows})
         self.added += table.num_rows
         return table.num_rows, input_rows - table.num_rows
 
-    def _write_segments(self, table: pa.Table) -> None:
-        """Write in the background (pyarrow releases the GIL), in two files when large so both cores compress."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sopflow-segment")
-        pieces = 2 if table.num_rows >= SPLIT_ROWS else 1
-        size = -(-table.num_rows // pieces)
-        for piece in range(pieces):
-            name = f"seg-{self.number:06d}-{len(self._writes):03d}-{secrets.token_hex(3)}.parquet"
-            part = table.slice(piece * size, size)
-            assert self.segments_dir is not None
-            self._writes.append(self._pool.submit(write_segment, self.segments_dir, name, part))
-
     def discard(self) -> None:
         """Forget this build: delete the segments it wrote (never referenced by a manifest)."""
-        if self._pool is not None:
-            for write in self._writes:
-                with contextlib.suppress(Exception):
-                    segment = write.result()
-                    assert self.segments_dir is not None
-                    (self.segments_dir / segment.name).unlink(missing_ok=True)
-            self._pool.shutdown()
-            self._pool = None
+        if self._writer is not None:
+            self._writer.discard()
+        self._new_keys.close()
 
     def _grow_has_events(self) -> None:
         missing = len(self.identity) - len(self.has_events)
@@ -309,14 +265,19 @@ class GenerationBuilder:
             self.has_events = np.concatenate([self.has_events, np.zeros(missing, dtype=bool)])
 
     def finish(self) -> Generation:
-        if self._pool is not None:
-            self.segments += [write.result() for write in self._writes]
-            self._pool.shutdown()
+        if self._writer is not None:
+            written = self._writer.finish()
+            starts = self.sealed_rows + np.cumsum([0] + [s.rows for s in written])
+            for part, segment in zip(self._parts, self._placed, strict=True):
+                part["row"] += starts[segment]
+            self.segments += written
+        self._new_keys.close()
         labels = self.identity.labels
         base_labels = self.base.identity.labels
         changed = np.flatnonzero(labels[: len(base_labels)] != base_labels)
         cache = self._merged_cache(labels, changed)
-        new_keys = np.concatenate(self._new_keys.runs) if len(self._new_keys) else np.zeros(0, np.uint64)
+        new_keys = np.concatenate(self._key_parts) if self._key_parts else np.zeros(0, np.uint64)
+        self._key_parts.clear()
         keys = merge_sorted(self.base.keys, np.sort(new_keys))
         person = cache["person"]
         starts = np.flatnonzero(person[1:] != person[:-1]) + 1 if len(person) else np.zeros(0, np.int64)

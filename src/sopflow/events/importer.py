@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from sopflow.events.headers import DROP, fold, resolve_columns
+from sopflow.events.keys import event_keys
 from sopflow.events.normalize_batch import normalize_batch
 from sopflow.events.normalize_table import NormalizedChunk, Reject, normalize_table
 from sopflow.events.readers import RawChunk, SourceFile, open_source
@@ -147,7 +148,7 @@ def import_files(
                     FileReject(source.path, columns.get(r.field, r.field), r) for r in normalized.rejects
                 ]
                 if not (strict and report.rejects):
-                    writer.write(normalized.table)
+                    writer.write(normalized.table, keys=normalized.keys)
                 if progress:
                     progress(done_before + chunk.done_bytes, total)
             done_before += source.total_bytes
@@ -184,8 +185,11 @@ def _normalize_chunk(
     chunk: RawChunk, mapping: dict[str, str], user_map: Mapping[str, str], tz: tzinfo
 ) -> NormalizedChunk:
     if chunk.table is not None:
-        return normalize_table(prepare_table(chunk.table, mapping), tz=tz, rows=chunk.rows)
-    return _normalize_records(chunk.records, chunk.rows, user_map, tz)
+        normalized = normalize_table(prepare_table(chunk.table, mapping), tz=tz, rows=chunk.rows)
+    else:
+        normalized = _normalize_records(chunk.records, chunk.rows, user_map, tz)
+    normalized.keys = event_keys(normalized.table["event_id"])  # here, so both cores hash
+    return normalized
 
 
 def prepare_table(table: pa.Table, mapping: dict[str, str]) -> pa.Table:

@@ -61,6 +61,7 @@ class NormalizedChunk:
     table: pa.Table
     rejects: list[Reject]
     fallback_rows: int = 0
+    keys: np.ndarray | None = None  # dedupe keys of ``table``, when computed off the writer's thread
 
 
 def normalize_table(raw: pa.Table, *, tz: tzinfo, rows: np.ndarray) -> NormalizedChunk:
@@ -219,7 +220,10 @@ def _properties(raw: pa.Table, anon: pa.Array) -> tuple[pa.Array, np.ndarray]:
         built = pc.if_else(pa.array(any_extra), built, _NULL_STRING)
     else:
         built = pa.nulls(n, _STRING)
-    given, given_bad = _given_properties(_column(raw, "properties"))
+    given, given_bad, empty = _given_properties(_column(raw, "properties"))
+    if empty.any():  # "{}" alone means no properties; beside other columns the per-row path merges them
+        bad |= empty & any_extra
+        given = pc.if_else(pa.array(empty), _NULL_STRING, given)
     bad |= given_bad | (_valid(given) & any_extra)
     result = built if given.null_count == n else pc.coalesce(given, built)
     if _max_bytes(result) > MAX_PROPERTIES_BYTES:
@@ -258,23 +262,27 @@ def _json_piece(key: str, array: pa.Array) -> tuple[pa.Array | None, np.ndarray]
     return pc.binary_join_element_wise(key_text + '"', value, '",', ""), bad
 
 
-def _given_properties(array: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """A ``properties`` column of JSON text: kept as written when every value is a non-empty JSON object."""
+def _given_properties(array: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """A ``properties`` column of JSON text: kept as written when every value is a JSON object.
+
+    Returns the text, the rows for the per-row path, and the rows holding an empty object (``{}``).
+    """
     n = len(array)
+    none = np.zeros(n, dtype=bool)
     if pa.types.is_null(array.type):
-        return pa.nulls(n, _STRING), np.zeros(n, dtype=bool)
+        return pa.nulls(n, _STRING), none, none
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-        return pa.nulls(n, _STRING), _valid(array)
+        return pa.nulls(n, _STRING), _valid(array), none
     text = pc.utf8_trim(array.cast(_STRING), characters=STRIP_CHARS)
     text = pc.if_else(pc.equal(text, ""), _NULL_STRING, text)
     valid = _valid(text)
     if not valid.any():
-        return text, np.zeros(n, dtype=bool)
+        return text, none, none
     present = text.filter(pa.array(valid))
     if _has_control_bytes(present) or not _all_json_objects(present):
-        return text, valid  # let the per-row path judge each value
+        return text, valid, none  # let the per-row path judge each value
     empty = np.asarray(pc.fill_null(pc.match_substring_regex(text, r"^\{[ \t]*\}$"), False), dtype=bool)
-    return text, empty
+    return text, none, empty
 
 
 def _all_json_objects(texts: pa.Array) -> bool:

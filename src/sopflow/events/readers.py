@@ -338,7 +338,8 @@ def _parquet_chunks(src: SourceFile) -> Iterator[RawChunk]:
     total = max(dataset.count_rows(), 1)
     row = 1
     try:
-        for batch in dataset.to_batches(batch_size=1 << 20):
+        # One batch read ahead at most: the default read-ahead holds many decoded batches at once.
+        for batch in dataset.to_batches(batch_size=1 << 20, batch_readahead=1, fragment_readahead=1):
             part = pa.Table.from_batches([batch])
             yield RawChunk(
                 np.arange(row, row + part.num_rows),

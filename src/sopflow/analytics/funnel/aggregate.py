@@ -79,14 +79,19 @@ def aggregate(table: PersonTable, spec: FunnelSpec, *, engine: str) -> FunnelRes
     level = np.asarray(table["level"])
     steps = _Steps.of(table, spec, level)
     everyone = level > 0
-    result = FunnelResult(spec, engine, steps.results(None))
     if spec.by:
         breakdown = table["breakdown"]
         assert isinstance(breakdown, Coded)
         members = np.flatnonzero(everyone)
+        labels, group = breakdown_labels(breakdown, members, spec.top)
+        overall, groups = steps.grouped(members, group, len(labels))
+        result = FunnelResult(spec, engine, overall)
+        # a label with no persons (no "(other)" or no "(none)") is not shown
         result.breakdown = [
-            (value, steps.results(chosen)) for value, chosen in breakdown_groups(breakdown, members, spec.top)
+            (label, found) for label, found in zip(labels, groups, strict=True) if found[0].users
         ]
+    else:
+        result = FunnelResult(spec, engine, steps.results(None))
     if spec.trend:
         assert spec.range is not None
         entry_ts = np.asarray(table["entry_ts"])
@@ -121,17 +126,73 @@ class _Steps:
         """The steps over ``members`` (person indexes; ``None``: every person)."""
         levels = self.level if members is None else self.level[members]
         users = [int(np.count_nonzero(levels > k)) for k in range(len(self.spec.steps))]
+        gaps: list[np.ndarray | None] = []
+        for k, per_person in enumerate(self.gaps):
+            if per_person is None:
+                gaps.append(None)
+            elif members is None:
+                gaps.append(per_person[levels > k])
+            else:
+                gaps.append(per_person[members[levels > k]])
+        return self._step_results(users, gaps)
+
+    def grouped(
+        self, members: np.ndarray, group: np.ndarray, n_groups: int
+    ) -> tuple[list[StepResult], list[list[StepResult]]]:
+        """The steps over every counted person (``members``: those with level >= 1) and per group
+        (``group``: each member's group, ``0 <= group < n_groups``).
+
+        Members are ordered once by (level, group), so the persons who reached a step are a suffix of
+        that order, and a group's among them a few runs of it: no boolean selection per step and group.
+        """
+        n_steps = len(self.spec.steps)
+        everyone = len(members) == len(self.level)  # members ascend: then they are every person, in order
+        levels = self.level if everyone else self.level[members]
+        buckets = (n_steps + 1) * n_groups
+        kind = np.uint16 if buckets <= 1 << 16 else np.int64  # NumPy sorts 16-bit keys by radix
+        key = levels.astype(kind) * kind(n_groups) + group.astype(kind)
+        counts = np.bincount(key, minlength=buckets).reshape(n_steps + 1, n_groups)
+        order = np.argsort(key, kind="stable")
+        if not everyone:
+            order = members[order]
+        starts = np.concatenate([[0], np.cumsum(counts.ravel())])
+        reached = counts[::-1].cumsum(axis=0)[::-1]  # [l, g]: persons of group g with level >= l
+        overall_gaps: list[np.ndarray | None] = []
+        group_gaps: list[list[np.ndarray | None]] = [[] for _ in range(n_groups)]
+        for k, per_person in enumerate(self.gaps):
+            if per_person is None:
+                overall_gaps.append(None)
+                for found in group_gaps:
+                    found.append(None)
+                continue
+            first = int(starts[(k + 1) * n_groups])
+            values = per_person[order[first:]]
+            for g, found in enumerate(group_gaps):
+                runs = [
+                    (int(starts[b * n_groups + g]) - first, int(starts[b * n_groups + g + 1]) - first)
+                    for b in range(k + 1, n_steps + 1)  # levels above k
+                ]
+                found.append(np.concatenate([values[a:b] for a, b in runs]))
+            overall_gaps.append(values)
+        overall = self._step_results([int(reached[k + 1].sum()) for k in range(n_steps)], overall_gaps)
+        groups = [
+            self._step_results([int(reached[k + 1, g]) for k in range(n_steps)], group_gaps[g])
+            for g in range(n_groups)
+        ]
+        return overall, groups
+
+    def _step_results(self, users: list[int], gaps: list[np.ndarray | None]) -> list[StepResult]:
+        """From persons per step and each step's gaps (fresh arrays: they are reordered in place)."""
         out = []
         for k, name in enumerate(self.spec.steps):
             median = p90 = None
             histogram = None
-            per_person = self.gaps[k]
-            if per_person is not None:
-                gaps = per_person[levels > k] if members is None else per_person[members[levels > k]]
-                if len(gaps):
-                    median, p90 = (v / 1_000_000 for v in quantiles(gaps, (50, 90)))
+            found = gaps[k]
+            if found is not None:
                 if self.spec.histogram:
-                    histogram = _histogram(gaps / 1_000_000)
+                    histogram = _histogram(found / 1_000_000)
+                if len(found):
+                    median, p90 = (v / 1_000_000 for v in quantiles(found, (50, 90), overwrite=True))
             out.append(
                 StepResult(
                     index=k + 1,
@@ -147,17 +208,26 @@ class _Steps:
         return out
 
 
-def quantiles(values: np.ndarray, percents: tuple[float, ...]) -> list[float]:
+def quantiles(values: np.ndarray, percents: tuple[float, ...], *, overwrite: bool = False) -> list[float]:
     """Percentiles with linear interpolation between order statistics (NumPy's default method), from one
-    partition of the integers: no float copy of the whole array, one pass for every percentile."""
+    partition of the integers: no float copy of the whole array, one pass for every percentile.
+
+    The partition fixes the order statistic below each position; the one above it is the smallest value
+    after it, up to the next fixed one. ``overwrite``: reorder ``values`` in place instead of a copy.
+    """
     last = len(values) - 1
     positions = [last * p / 100 for p in percents]
     below = [int(np.floor(x)) for x in positions]
-    above = [min(b + 1, last) for b in below]
-    ordered = np.partition(values, sorted(set(below + above)))
+    fixed = sorted(set(below))
+    ordered = values if overwrite else values.copy()
+    ordered.partition(fixed)
+    above: dict[int, float] = {}
+    for i, lo in enumerate(fixed):
+        stop = fixed[i + 1] + 1 if i + 1 < len(fixed) else len(ordered)
+        above[lo] = float(ordered[lo + 1 : stop].min()) if lo < last else float(ordered[lo])
     return [
-        float(ordered[lo]) + (float(ordered[hi]) - float(ordered[lo])) * (x - lo)
-        for x, lo, hi in zip(positions, below, above, strict=True)
+        float(ordered[lo]) + (above[lo] - float(ordered[lo])) * (x - lo)
+        for x, lo in zip(positions, below, strict=True)
     ]
 
 
@@ -175,24 +245,24 @@ def _histogram(seconds: np.ndarray) -> list[dict[str, Any]]:
     ]
 
 
-def breakdown_groups(values: Coded, members: np.ndarray, top: int) -> list[tuple[str, np.ndarray]]:
-    """Top ``top`` values by persons (ties by value), then ``(other)``, then ``(none)`` (missing or empty)."""
-    codes = np.asarray(values.codes)[members]
-    empty = np.array([v == "" for v in values.values] + [True], dtype=bool)
-    is_none = empty[codes]  # code -1 picks the last entry: missing
-    counts = np.bincount(codes[~is_none], minlength=len(values.values))
+def breakdown_labels(values: Coded, members: np.ndarray, top: int) -> tuple[list[str], np.ndarray]:
+    """The labels: the top ``top`` values by persons (ties by value), then ``(other)``, then ``(none)``
+    (missing or empty); and each member's label index (``members``: ascending person indexes)."""
+    codes = np.asarray(values.codes)
+    if len(members) != len(codes):  # else every person is a member, in order
+        codes = codes[members]
+    n_values = len(values.values)
+    counts = np.bincount(codes + 1, minlength=n_values + 1)[1:]  # code -1 (missing) counted apart
+    empty = [v == "" for v in values.values]
     ranked = sorted(
-        (c for c in range(len(values.values)) if counts[c]), key=lambda c: (-counts[c], values.values[c])
+        (c for c in range(n_values) if counts[c] and not empty[c]),
+        key=lambda c: (-counts[c], values.values[c]),
     )
     shown, rest = ranked[:top], ranked[top:]
-    group_of_code = np.full(len(values.values) + 1, len(shown) + 1, dtype=np.int64)  # missing/empty: last
+    group_of_code = np.full(n_values + 1, len(shown) + 1, dtype=np.int64)  # missing/empty: last
     group_of_code[np.asarray(rest, dtype=np.int64)] = len(shown)
     group_of_code[np.asarray(shown, dtype=np.int64)] = np.arange(len(shown))
-    group_of_code[np.flatnonzero(empty[:-1])] = len(shown) + 1
-    group = group_of_code[codes]
-    labels = [values.values[c] for c in shown] + [OTHER, NONE_VALUE]
-    chosen = [(label, members[group == i]) for i, label in enumerate(labels)]
-    return [(label, persons) for label, persons in chosen if len(persons)]
+    return [values.values[c] for c in shown] + [OTHER, NONE_VALUE], group_of_code[codes]
 
 
 def period_groups(

@@ -198,16 +198,20 @@ def _person_table(
 ) -> PersonTable:
     counted = entry >= 0
     safe = np.where(counted, entry, 0)
-    ts = np.asarray(frame.ts)
-    entry_ts = np.where(counted, ts[safe] if len(ts) else NONE, NONE).astype(np.int64)
+    if spec.order == "unordered":
+        ts = np.asarray(frame.ts)
+        entry_ts = np.where(counted, ts[safe] if len(ts) else NONE, NONE).astype(np.int64)
+    else:  # the kernel wrote the entry's time as step 1's (NONE for persons not counted)
+        entry_ts = times[0]
     table: PersonTable = {"level": level, "entry_ts": entry_ts}
     for k in range(len(spec.steps)):
         table[f"step_ts_{k + 1}"] = times[k]
     for name, wanted in (("breakdown", spec.by), ("channel", "channel" if spec.dropped_at else None)):
         if wanted:
             column = frame.columns[wanted]
-            codes = np.where(counted, np.asarray(column.codes)[safe] if len(column) else -1, -1)
-            table[name] = Coded(codes.astype(np.int32), column.values)
+            codes = np.asarray(column.codes)[safe].astype(np.int32) if len(column) else np.full(len(safe), -1)
+            codes[~counted] = -1
+            table[name] = Coded(codes.astype(np.int32, copy=False), column.values)
     if spec.dropped_at is not None:
         ids = frame.person_ids or []
         table["person_id"] = Coded(np.arange(len(ids), dtype=np.int32), list(ids))

@@ -64,10 +64,15 @@ def _compilers() -> list[list[str]]:
     return found
 
 
-@cache
 def load(name: str) -> ctypes.CDLL:
     """The compiled kernel ``name`` (``name.c`` beside this module), built if needed."""
-    source = _HERE / f"{name}.c"
+    return load_source(_HERE / f"{name}.c")
+
+
+@cache
+def load_source(source: Path) -> ctypes.CDLL:
+    """The library compiled from the C file ``source`` (any package folder), built if needed."""
+    name = source.stem
     digest = hashlib.sha256(source.read_bytes() + " ".join(_FLAGS).encode()).hexdigest()[:16]
     suffix = ".dll" if sys.platform == "win32" else ".so"
     target = _cache_dir() / f"{name}-{digest}{suffix}"

@@ -1,0 +1,170 @@
+"""Writing sealed rows as Parquet segments, in the background, without holding them in memory.
+
+A large import streams: each table added goes to one of two writer lanes (so both cores compress), and a
+lane appends it to its open segment file as row groups, starting a new file past ``segment_rows``. A
+segment's number (its place in the manifest) is given when a table is handed over, so the caller knows at
+once where each row will sit: the segments in number order, concatenated, number every sealed row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sopflow.events.schema import EVENT_SCHEMA
+from sopflow.events.wal import fsync_file
+
+_NO_DICTIONARY = ("event_id",)  # random ids: a dictionary only costs time
+_STATISTICS = ["ts", "event", "channel"]  # min/max worth keeping for pruning; the rest costs time
+_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,
+    "use_dictionary": [c for c in EVENT_SCHEMA.names if c not in _NO_DICTIONARY],
+    "write_statistics": _STATISTICS,
+}
+ROW_GROUP_ROWS = 1 << 20
+MAX_PENDING = 2  # tables queued per lane: they are memory until written
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    rows: int
+    min_ts: int
+    max_ts: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "rows": self.rows, "min_ts": self.min_ts, "max_ts": self.max_ts}
+
+
+def write_segment(segments_dir: Path, name: str, table: pa.Table) -> Segment:
+    """One whole segment file, durably (temp name, fsync, rename)."""
+    tmp = segments_dir / f".{name}.tmp"
+    pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, **_WRITE_OPTIONS)
+    fsync_file(tmp)
+    os.replace(tmp, segments_dir / name)
+    low, high = _ts_bounds(table)
+    return Segment(name, table.num_rows, low, high)
+
+
+def _ts_bounds(table: pa.Table) -> tuple[int, int]:
+    if not table.num_rows:
+        return 0, 0
+    ts = np.asarray(table["ts"].cast(pa.int64()).to_numpy(), dtype=np.int64)
+    return int(ts.min()), int(ts.max())
+
+
+@dataclass
+class _OpenFile:
+    number: int
+    name: str
+    writer: pq.ParquetWriter
+    rows: int = 0
+    min_ts: int = 0
+    max_ts: int = 0
+
+
+@dataclass
+class _Lane:
+    pool: ThreadPoolExecutor
+    number: int = -1  # the segment this lane is filling (main thread's view)
+    rows: int = 0
+    pending: list[Future[None]] = field(default_factory=list)
+    open: _OpenFile | None = None  # the lane thread's file
+
+
+class SegmentWriter:
+    """Segments of generation ``generation`` in ``segments_dir``; :meth:`finish` returns them in order."""
+
+    def __init__(self, segments_dir: Path, generation: int, *, segment_rows: int, lanes: int = 2) -> None:
+        self.segments_dir = segments_dir
+        self.generation = generation
+        self.segment_rows = segment_rows
+        self._lanes = [
+            _Lane(ThreadPoolExecutor(max_workers=1, thread_name_prefix="sopflow-segment"))
+            for _ in range(lanes)
+        ]
+        self._next_lane = 0
+        self._count = 0
+        self._done: dict[int, Segment] = {}
+        self._failed: BaseException | None = None
+
+    def write(self, table: pa.Table) -> tuple[int, int]:
+        """Queue ``table``; returns (segment number, offset of its first row in that segment)."""
+        lane = self._lanes[self._next_lane]
+        self._next_lane = (self._next_lane + 1) % len(self._lanes)
+        if lane.number < 0 or (lane.rows and lane.rows + table.num_rows > self.segment_rows):
+            lane.number, lane.rows = self._count, 0
+            self._count += 1
+        where = (lane.number, lane.rows)
+        lane.rows += table.num_rows
+        for done in [f for f in lane.pending if f.done()]:
+            done.result()  # a failed write stops the import here
+            lane.pending.remove(done)
+        if len(lane.pending) >= MAX_PENDING:
+            lane.pending.pop(0).result()
+        lane.pending.append(lane.pool.submit(self._append, lane, lane.number, table))
+        return where
+
+    def _append(self, lane: _Lane, number: int, table: pa.Table) -> None:
+        if lane.open is not None and lane.open.number != number:
+            self._close(lane)
+        if lane.open is None:
+            name = f"seg-{self.generation:06d}-{number:03d}-{secrets.token_hex(3)}.parquet"
+            writer = pq.ParquetWriter(self.segments_dir / f".{name}.tmp", EVENT_SCHEMA, **_WRITE_OPTIONS)
+            lane.open = _OpenFile(number, name, writer)
+        current = lane.open
+        current.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        low, high = _ts_bounds(table)
+        if table.num_rows:
+            current.min_ts = low if not current.rows else min(current.min_ts, low)
+            current.max_ts = high if not current.rows else max(current.max_ts, high)
+        current.rows += table.num_rows
+
+    def _close(self, lane: _Lane) -> None:
+        current = lane.open
+        if current is None:
+            return
+        lane.open = None
+        current.writer.close()
+        tmp = self.segments_dir / f".{current.name}.tmp"
+        fsync_file(tmp)
+        os.replace(tmp, self.segments_dir / current.name)
+        self._done[current.number] = Segment(current.name, current.rows, current.min_ts, current.max_ts)
+
+    def finish(self) -> list[Segment]:
+        """Wait for every write, close the files; the segments in number order."""
+        closes = [lane.pool.submit(self._close, lane) for lane in self._lanes if lane.number >= 0]
+        for lane in self._lanes:
+            for pending in lane.pending:
+                pending.result()
+        for close in closes:
+            close.result()
+        for lane in self._lanes:
+            lane.pool.shutdown()
+        return [self._done[number] for number in sorted(self._done)]
+
+    def discard(self) -> None:
+        """Stop and delete every file written or being written (none is named by a manifest yet)."""
+        for lane in self._lanes:
+            for pending in lane.pending:
+                with contextlib.suppress(Exception):
+                    pending.result()
+            lane.pool.shutdown()
+            if lane.open is not None:
+                with contextlib.suppress(Exception):
+                    lane.open.writer.close()
+                (self.segments_dir / f".{lane.open.name}.tmp").unlink(missing_ok=True)
+                lane.open = None
+        for segment in self._done.values():
+            (self.segments_dir / segment.name).unlink(missing_ok=True)
+        self._done.clear()
