@@ -11,6 +11,7 @@ import pytest
 from tests.events.helpers import event
 
 from sopflow.events import generation
+from sopflow.events import store as store_module
 from sopflow.events.manifest import read_manifest
 from sopflow.events.store import EventStore, canonical_table
 from sopflow.workspace import Workspace
@@ -42,3 +43,22 @@ def test_rows_are_numbered_across_segments_of_both_lanes(
         ts = sealed["ts"].cast(pa.int64()).to_numpy()
         assert np.array_equal(ts[np.asarray(view.row)], np.asarray(view.ts))
         assert sorted(sealed["event_id"].to_pylist()) == sorted(_table(0, sum(sizes))["event_id"].to_pylist())
+
+
+def test_many_small_imports_join_neighbour_segments_and_rows_keep_their_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "MAX_SEGMENTS", 2)
+    monkeypatch.setattr(store_module, "SEGMENT_ROWS", 6)
+    with EventStore.open(Workspace(tmp_path / "ws")) as store:
+        for part in range(5):  # five imports of 2 rows: joined into files of up to 6 rows
+            with store.bulk_import() as load:
+                load.write(_table(part * 2, 2, user=f"p{part}-"))
+                load.commit()
+        segments = read_manifest(store.events_dir)["segments"]
+        assert [s["rows"] for s in segments] == [6, 4]
+        assert sorted(p.name for p in store.segments_dir.iterdir()) == sorted(s["name"] for s in segments)
+        sealed = pa.concat_tables([pq.read_table(store.segments_dir / s["name"]) for s in segments])
+        view = store.sorted_view()
+        ts = sealed["ts"].cast(pa.int64()).to_numpy()
+        assert np.array_equal(ts[np.asarray(view.row)], np.asarray(view.ts)) and len(view.row) == 10

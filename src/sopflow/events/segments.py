@@ -168,3 +168,43 @@ class SegmentWriter:
         for segment in self._done.values():
             (self.segments_dir / segment.name).unlink(missing_ok=True)
         self._done.clear()
+
+
+def merge_small(segments: list[Segment], *, segments_dir: Path, generation: int, limit: int) -> list[Segment]:
+    """Join runs of consecutive small segments into files of up to ``limit`` rows, streaming row groups.
+
+    Consecutive segments joined in order keep every row's number, so the analytics cache stays valid;
+    only one row group at a time is in memory. Segments already at least half of ``limit`` stay as they are.
+    """
+    merged: list[Segment] = []
+    run: list[Segment] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            merged.append(run[0])
+        elif run:
+            merged.append(_join(run, segments_dir=segments_dir, generation=generation, index=len(merged)))
+        run.clear()
+
+    for segment in segments:
+        if segment.rows >= limit // 2 or sum(s.rows for s in run) + segment.rows > limit:
+            flush()
+        run.append(segment)
+        if segment.rows >= limit // 2:
+            flush()
+    flush()
+    return merged
+
+
+def _join(run: list[Segment], *, segments_dir: Path, generation: int, index: int) -> Segment:
+    name = f"seg-{generation:06d}-m{index:03d}-{secrets.token_hex(3)}.parquet"
+    tmp = segments_dir / f".{name}.tmp"
+    with pq.ParquetWriter(tmp, EVENT_SCHEMA, **_WRITE_OPTIONS) as writer:
+        for segment in run:
+            source = pq.ParquetFile(segments_dir / segment.name)
+            for group in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(group).cast(EVENT_SCHEMA))
+    fsync_file(tmp)
+    os.replace(tmp, segments_dir / name)
+    rows = sum(s.rows for s in run)
+    return Segment(name, rows, min(s.min_ts for s in run), max(s.max_ts for s in run))

@@ -57,6 +57,7 @@ from sopflow.events.locks import DEFAULT_TIMEOUT_S, StoreBusy, file_lock, try_lo
 from sopflow.events.manifest import read_from, read_log, read_manifest, write_manifest
 from sopflow.events.reading import SortedView
 from sopflow.events.schema import EVENT_SCHEMA
+from sopflow.events.segments import merge_small
 from sopflow.events.stats import StoreStats
 from sopflow.events.wal import (
     FrameFile,
@@ -395,8 +396,12 @@ class EventStore:
     ) -> Generation:
         try:
             gen = builder.finish()
-            if full or len(gen.segments) > MAX_SEGMENTS:
+            if full:
                 gen = rewrite_segments(gen, events_dir=self.events_dir, number=gen.number)
+            elif len(gen.segments) > MAX_SEGMENTS:  # many small imports: join neighbours, rows keep numbers
+                gen.segments = merge_small(
+                    gen.segments, segments_dir=self.segments_dir, generation=gen.number, limit=SEGMENT_ROWS
+                )
             write_generation(self.events_dir, gen)
         except BaseException:
             builder.discard()

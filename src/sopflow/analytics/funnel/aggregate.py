@@ -149,8 +149,8 @@ class _Steps:
         everyone = len(members) == len(self.level)  # members ascend: then they are every person, in order
         levels = self.level if everyone else self.level[members]
         buckets = (n_steps + 1) * n_groups
-        kind = np.uint16 if buckets <= 1 << 16 else np.int64  # NumPy sorts 16-bit keys by radix
-        key = levels.astype(kind) * kind(n_groups) + group.astype(kind)
+        kind = np.dtype(np.uint16 if buckets <= 1 << 16 else np.int64)  # NumPy sorts 16-bit keys by radix
+        key: np.ndarray = levels.astype(kind) * n_groups + group.astype(kind)
         counts = np.bincount(key, minlength=buckets).reshape(n_steps + 1, n_groups)
         order = np.argsort(key, kind="stable")
         if not everyone:
