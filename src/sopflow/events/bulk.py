@@ -47,7 +47,13 @@ class BulkWriter:
         if self._open:
             self.abort()
 
-    def write(self, table: pa.Table, *, keys: np.ndarray | None = None) -> AppendResult:
+    def write(
+        self,
+        table: pa.Table,
+        *,
+        keys: np.ndarray | None = None,
+        user_digests: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> AppendResult:
         """Stage ``table`` minus rows already in the store or staged; returns this call's counts.
         ``keys``: the rows' dedupe keys when the caller has them."""
         table = canonical_table(table)
@@ -135,8 +141,14 @@ class DirectImport:
         if self._lock is not None:
             self.abort()
 
-    def write(self, table: pa.Table, *, keys: np.ndarray | None = None) -> AppendResult:
-        added, duplicates = self._builder.add(canonical_table(table), keys=keys)
+    def write(
+        self,
+        table: pa.Table,
+        *,
+        keys: np.ndarray | None = None,
+        user_digests: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> AppendResult:
+        added, duplicates = self._builder.add(canonical_table(table), keys=keys, user_digests=user_digests)
         self.accepted += added
         self.duplicates += duplicates
         return AppendResult(added, duplicates)

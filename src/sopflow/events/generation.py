@@ -201,7 +201,7 @@ class GenerationBuilder:
         self.has_events = np.array(base.has_events)
         self.segments = list(base.segments)
         self.sealed_rows = base.rows
-        self._new_keys = HashKeySet()
+        self._new_keys = HashKeySet(expected=1 << 20)
         self._key_parts: list[np.ndarray] = []
         self._parts: list[dict[str, np.ndarray]] = []
         self._placed: list[int] = []  # per part: the segment its rows went to (-1: not written)
@@ -211,7 +211,13 @@ class GenerationBuilder:
         self.added = 0
         self.duplicates = 0
 
-    def add(self, table: pa.Table, *, keys: np.ndarray | None = None) -> tuple[int, int]:
+    def add(
+        self,
+        table: pa.Table,
+        *,
+        keys: np.ndarray | None = None,
+        user_digests: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[int, int]:
         """Dedupe ``table`` against everything sealed or added, and write its new rows as a segment.
         Returns ``(added, duplicates)``.
 
@@ -221,18 +227,19 @@ class GenerationBuilder:
         keys = event_keys(table["event_id"]) if keys is None else keys
         sealed = np.asarray(self.base.keys)
         fresh = self._new_keys.add(keys, skip=sorted_contains(sealed, keys) if len(sealed) else None)
-        self.duplicates += int((~fresh).sum())
         positions = np.flatnonzero(fresh)
-        input_rows = table.num_rows
-        if not fresh.all():
-            table, keys = table.filter(pa.array(fresh)), keys[fresh]
-        if table.num_rows == 0:
+        input_rows, added = table.num_rows, len(positions)
+        self.duplicates += input_rows - added
+        if added == 0:
             self.sealed_rows += 0 if self.segments_dir is not None else input_rows
             return 0, input_rows
-        self._key_parts.append(keys)
+        # Codes are taken over every row and the duplicates' dropped after: a duplicate's names, person and
+        # link are those of the row it repeats, so they are known already, and filtering the table here
+        # would hold the writer's thread far longer (the segment writer filters it in the background).
+        keep = None if added == input_rows else fresh
         events = encode_names(table["event"], self.event_names)
         channels = encode_names(table["channel"], self.channel_names)
-        users = self.identity.encode(table["user_id"])
+        users = self.identity.encode(table["user_id"], user_digests)
         self._grow_has_events()
         self.has_events[users] = True
         link_codes = [self.event_names.index(e) for e in LINK_EVENTS if e in self.event_names]
@@ -241,17 +248,26 @@ class GenerationBuilder:
             self.identity.link(self.identity.encode(others), self.identity.encode(linked))
             self._grow_has_events()
         ts = np.asarray(table["ts"].cast(pa.int64()).to_numpy(), dtype=np.int64)
+        if keep is not None:
+            keys, events, channels, users, ts = (
+                keys[keep],
+                events[keep],
+                channels[keep],
+                users[keep],
+                ts[keep],
+            )
+        self._key_parts.append(keys)
         if self._writer is not None:  # numbered within its segment until the segments' order is known
-            segment, offset = self._writer.write(table)
-            rows = offset + np.arange(table.num_rows, dtype=np.int64)
+            segment, offset = self._writer.write(table, keep=keep)
+            rows = offset + np.arange(added, dtype=np.int64)
             self._placed.append(segment)
         else:
             rows = self.sealed_rows + positions.astype(np.int64)
             self.sealed_rows += input_rows
             self._placed.append(-1)
         self._parts.append({"user": users, "ts": ts, "event": events, "channel": channels, "row": rows})
-        self.added += table.num_rows
-        return table.num_rows, input_rows - table.num_rows
+        self.added += added
+        return added, input_rows - added
 
     def discard(self) -> None:
         """Forget this build: delete the segments it wrote (never referenced by a manifest)."""
@@ -265,12 +281,10 @@ class GenerationBuilder:
             self.has_events = np.concatenate([self.has_events, np.zeros(missing, dtype=bool)])
 
     def finish(self) -> Generation:
-        if self._writer is not None:
-            written = self._writer.finish()
-            starts = self.sealed_rows + np.cumsum([0] + [s.rows for s in written])
+        if self._writer is not None:  # segment sizes are known before the last writes end: sort meanwhile
+            starts = self.sealed_rows + np.cumsum([0, *self._writer.planned_rows()])
             for part, segment in zip(self._parts, self._placed, strict=True):
                 part["row"] += starts[segment]
-            self.segments += written
         self._new_keys.close()
         labels = self.identity.labels
         base_labels = self.base.identity.labels
@@ -286,6 +300,10 @@ class GenerationBuilder:
             if len(person)
             else np.zeros(1, dtype=np.int64)
         )
+        if self._writer is not None:
+            written = self._writer.finish()
+            assert [s.rows for s in written] == self._writer.planned_rows()
+            self.segments += written
         return Generation(
             number=self.number,
             segments=self.segments,

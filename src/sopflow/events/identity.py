@@ -17,22 +17,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sopflow.events.keys import duckdb_cursor
+from sopflow.events.native.idmap import IdMap, string_digests
 from sopflow.events.schema import ANON_ID_PROPERTY, IDENTIFY_EVENT
+from sopflow.events.timecolumn import string_buffers
 
 ALIAS_EVENT = "$create_alias"
 LINK_EVENTS = (IDENTIFY_EVENT, ALIAS_EVENT)
 _BIG = np.iinfo(np.int64).max
 
 
-def id_hashes(values: pa.Array) -> np.ndarray:
-    """A 64-bit hash of each id (DuckDB's ``hash``: stable within this process, never stored)."""
-    if not len(values):
-        return np.zeros(0, dtype=np.uint64)
-    with duckdb_cursor() as con:
-        batches = pa.table({"v": values}).to_batches(max_chunksize=1 << 17)  # threads share the work
-        con.register("id_values", pa.Table.from_batches(batches))
-        hashes = con.sql("SELECT hash(v) AS h FROM id_values").to_arrow_table()["h"]
-    return np.asarray(hashes.to_numpy(), dtype=np.uint64)
+def id_digests(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A 128-bit hash of each id as two 64-bit halves (see ``native/idmap.c``); a null hashes as ``""``.
+    For this process's lookups only: never stored."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    if values.null_count:
+        values = values.fill_null("")
+    offsets, data = string_buffers(values)
+    return string_digests(offsets, data)
 
 
 def extract_links(
@@ -69,10 +73,10 @@ def extract_links(
 class Identity:
     """Raw ids and their person labels.
 
-    Looking codes up goes through 64-bit hashes of the raw ids kept in sorted runs (built on first use,
-    for this process only): hashing a chunk's distinct ids and binary-searching the runs costs the size of
-    the chunk, where a set lookup against every raw id would rebuild a hash table of all of them per chunk.
-    A hash match is confirmed by comparing the ids themselves, so a collision costs time, never a wrong code.
+    Codes are looked up through a map in C keyed by each id's MD5 (built on first use, for this process):
+    the first half finds the entry, the second confirms it. Should two ids ever share the first half and
+    not the second, their text is compared (:meth:`_settle`), so a code is never wrong. Ids agreeing on all
+    128 bits would share a code: about 10⁻²⁵ for a billion ids, far below any hardware error rate.
     """
 
     def __init__(
@@ -85,7 +89,8 @@ class Identity:
         self._count = sum(len(p) for p in self._parts)
         self.labels = np.zeros(0, dtype=np.int32) if labels is None else labels
         self.identified = np.zeros(0, dtype=bool) if identified is None else identified
-        self._runs: list[tuple[np.ndarray, np.ndarray]] | None = None  # (sorted hashes, codes)
+        self._map: IdMap | None = None
+        self._by_text: dict[str, int] | None = None  # only once ids clash on the first half
 
     def __len__(self) -> int:
         return self._count
@@ -98,63 +103,67 @@ class Identity:
             self._parts = [combined]
         return self._parts[0]
 
-    def codes_of(self, values: pa.Array) -> np.ndarray:
+    def codes_of(self, values: pa.Array, digests: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Codes of known ids; -1 for unknown or null."""
-        return self._lookup(values, id_hashes(values))
+        return self._codes(values, digests, insert=False)
 
-    def encode(self, values: pa.Array) -> np.ndarray:
-        """Codes of ``values`` (non-null), giving new ids the next codes in order of first sight."""
-        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-        encoded = pc.dictionary_encode(values)
-        distinct = encoded.dictionary.cast(pa.string())
-        hashes = id_hashes(distinct)
-        codes = self._lookup(distinct, hashes)
-        new = np.flatnonzero(codes < 0)
-        if len(new):
-            start = self._count
-            codes[new] = np.arange(start, start + len(new), dtype=np.int32)
-            self._parts.append(distinct.take(pa.array(new)))
-            self._count += len(new)
-            self._add_run(hashes[new], codes[new])
-            self.labels = np.concatenate([self.labels, codes[new]])
-            self.identified = np.concatenate([self.identified, np.zeros(len(new), dtype=bool)])
-        indices = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        return codes[indices]
-
-    def _lookup(self, values: pa.Array, hashes: np.ndarray) -> np.ndarray:
-        codes = np.full(len(values), -1, dtype=np.int32)
-        if self._count == 0 or not len(values):
-            return codes
-        for run_hashes, run_codes in self._hash_runs():
-            pos = np.searchsorted(run_hashes, hashes)
-            pos[pos == len(run_hashes)] = 0
-            hit = (run_hashes[pos] == hashes) & (codes < 0)
-            codes[hit] = run_codes[pos[hit]]
-        found = np.flatnonzero(codes >= 0)
-        if len(found):
-            same = pc.equal(self.raw_ids.take(pa.array(codes[found])), values.take(pa.array(found)))
-            wrong = found[~np.asarray(same.fill_null(False), dtype=bool)]
-            if len(wrong):  # a hash collision (about 2⁻⁶⁴ per pair): settle those ids by value
-                exact = pc.index_in(values.take(pa.array(wrong)), value_set=self.raw_ids)
-                codes[wrong] = np.asarray(exact.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int32)
+    def encode(self, values: pa.Array, digests: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Codes of ``values`` (non-null), giving new ids the next codes in order of first sight.
+        ``digests``: the values' :func:`id_digests`, when the caller has them."""
+        start = self._count
+        codes = self._codes(values, digests, insert=True)
+        if self._count > start:
+            self.labels = np.concatenate([self.labels, np.arange(start, self._count, dtype=np.int32)])
+            self.identified = np.concatenate([self.identified, np.zeros(self._count - start, dtype=bool)])
         return codes
 
-    def _hash_runs(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        if self._runs is None:
-            self._runs = []
-            if self._count:
-                self._add_run(id_hashes(self.raw_ids), np.arange(self._count, dtype=np.int32))
-        return self._runs
+    def _codes(
+        self, values: pa.Array, digests: tuple[np.ndarray, np.ndarray] | None, *, insert: bool
+    ) -> np.ndarray:
+        if values.type != pa.string():
+            values = values.cast(pa.string())
+        h1, h2 = id_digests(values) if digests is None else digests
+        codes, is_new, clash, following = self._id_map().encode(h1, h2, next_code=self._count, insert=insert)
+        if following > self._count:
+            added = values.filter(pa.array(is_new))
+            if isinstance(added, pa.ChunkedArray):
+                added = added.combine_chunks()
+            if self._by_text is not None:
+                self._by_text.update(zip(added.to_pylist(), range(self._count, following), strict=True))
+            self._parts.append(added)
+            self._count = following
+        if clash.any():
+            self._settle(values, codes, np.flatnonzero(clash), insert=insert)
+        if not insert and values.null_count:
+            codes[np.asarray(values.is_null(), dtype=bool)] = -1
+        return codes
 
-    def _add_run(self, hashes: np.ndarray, codes: np.ndarray) -> None:
-        """Keep a few sorted runs, merging while the last is no more than twice the new one (log-structured)."""
-        if self._runs is None:
-            return  # built from raw_ids on first lookup, new ids included
-        while self._runs and len(self._runs[-1][0]) <= 2 * len(hashes):
-            last_hashes, last_codes = self._runs.pop()
-            hashes, codes = np.concatenate([last_hashes, hashes]), np.concatenate([last_codes, codes])
-        order = np.argsort(hashes, kind="stable")
-        self._runs.append((hashes[order], codes[order]))
+    def _id_map(self) -> IdMap:
+        if self._map is None:
+            self._map = IdMap(expected=max(self._count, 1 << 16))
+            if self._count and self._map.put(*id_digests(self.raw_ids)).any():
+                self._text_codes()  # the clashing ids were kept out of the map: found by text
+        return self._map
+
+    def _text_codes(self) -> dict[str, int]:
+        if self._by_text is None:
+            self._by_text = {text: code for code, text in enumerate(self.raw_ids.to_pylist())}
+        return self._by_text
+
+    def _settle(self, values: pa.Array, codes: np.ndarray, rows: np.ndarray, *, insert: bool) -> None:
+        """Rows whose digest clashed with another id's: looked up by text, new ones coded in row order."""
+        by_text = self._text_codes()
+        texts = values.take(pa.array(rows)).to_pylist()
+        added: list[str] = []
+        for row, text in zip(rows.tolist(), texts, strict=True):
+            code = by_text.get(text)
+            if code is None and insert:
+                code = by_text[text] = self._count + len(added)
+                added.append(text)
+            codes[row] = -1 if code is None else code
+        if added:
+            self._parts.append(pa.array(added, pa.string()))
+            self._count += len(added)
 
     def link(self, others: np.ndarray, users: np.ndarray) -> np.ndarray:
         """Merge the groups of each pair; returns the codes whose person changed."""

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from sopflow.events.headers import DROP, fold, resolve_columns
+from sopflow.events.identity import id_digests
 from sopflow.events.keys import event_keys
 from sopflow.events.normalize_batch import normalize_batch
 from sopflow.events.normalize_table import NormalizedChunk, Reject, normalize_table
@@ -148,7 +149,7 @@ def import_files(
                     FileReject(source.path, columns.get(r.field, r.field), r) for r in normalized.rejects
                 ]
                 if not (strict and report.rejects):
-                    writer.write(normalized.table, keys=normalized.keys)
+                    writer.write(normalized.table, keys=normalized.keys, user_digests=normalized.user_digests)
                 if progress:
                     progress(done_before + chunk.done_bytes, total)
             done_before += source.total_bytes
@@ -189,6 +190,7 @@ def _normalize_chunk(
     else:
         normalized = _normalize_records(chunk.records, chunk.rows, user_map, tz)
     normalized.keys = event_keys(normalized.table["event_id"])  # here, so both cores hash
+    normalized.user_digests = id_digests(normalized.table["user_id"])
     return normalized
 
 

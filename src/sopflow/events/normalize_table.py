@@ -62,6 +62,7 @@ class NormalizedChunk:
     rejects: list[Reject]
     fallback_rows: int = 0
     keys: np.ndarray | None = None  # dedupe keys of ``table``, when computed off the writer's thread
+    user_digests: tuple[np.ndarray, np.ndarray] | None = None  # the same for its user ids
 
 
 def normalize_table(raw: pa.Table, *, tz: tzinfo, rows: np.ndarray) -> NormalizedChunk:

@@ -96,26 +96,33 @@ class SegmentWriter:
         self._next_lane = 0
         self._count = 0
         self._done: dict[int, Segment] = {}
+        self._planned: list[int] = []  # rows per segment number, as handed over
         self._failed: BaseException | None = None
 
-    def write(self, table: pa.Table) -> tuple[int, int]:
-        """Queue ``table``; returns (segment number, offset of its first row in that segment)."""
+    def write(self, table: pa.Table, *, keep: np.ndarray | None = None) -> tuple[int, int]:
+        """Queue ``table`` (only its ``keep`` rows when given); returns (segment number, offset of its first
+        row in that segment)."""
+        rows = table.num_rows if keep is None else int(np.count_nonzero(keep))
         lane = self._lanes[self._next_lane]
         self._next_lane = (self._next_lane + 1) % len(self._lanes)
-        if lane.number < 0 or (lane.rows and lane.rows + table.num_rows > self.segment_rows):
+        if lane.number < 0 or (lane.rows and lane.rows + rows > self.segment_rows):
             lane.number, lane.rows = self._count, 0
             self._count += 1
+            self._planned.append(0)
         where = (lane.number, lane.rows)
-        lane.rows += table.num_rows
+        lane.rows += rows
+        self._planned[lane.number] += rows
         for done in [f for f in lane.pending if f.done()]:
             done.result()  # a failed write stops the import here
             lane.pending.remove(done)
         if len(lane.pending) >= MAX_PENDING:
             lane.pending.pop(0).result()
-        lane.pending.append(lane.pool.submit(self._append, lane, lane.number, table))
+        lane.pending.append(lane.pool.submit(self._append, lane, lane.number, table, keep))
         return where
 
-    def _append(self, lane: _Lane, number: int, table: pa.Table) -> None:
+    def _append(self, lane: _Lane, number: int, table: pa.Table, keep: np.ndarray | None) -> None:
+        if keep is not None:
+            table = table.filter(pa.array(keep))
         if lane.open is not None and lane.open.number != number:
             self._close(lane)
         if lane.open is None:
@@ -140,6 +147,10 @@ class SegmentWriter:
         fsync_file(tmp)
         os.replace(tmp, self.segments_dir / current.name)
         self._done[current.number] = Segment(current.name, current.rows, current.min_ts, current.max_ts)
+
+    def planned_rows(self) -> list[int]:
+        """Rows of each segment, by number, once the tables handed over are written."""
+        return list(self._planned)
 
     def finish(self) -> list[Segment]:
         """Wait for every write, close the files; the segments in number order."""

@@ -14,7 +14,9 @@ _SOURCE = Path(__file__).with_name("keyset.c")
 
 
 def _library() -> ctypes.CDLL:
-    library = load_source(_SOURCE)
+    # Called with the GIL held (PyDLL): a call takes milliseconds, while giving the GIL up means waiting
+    # for it again behind the import's other threads, which cost far more than the call.
+    library = ctypes.PyDLL(load_source(_SOURCE)._name)
     library.sop_keyset_new.argtypes, library.sop_keyset_new.restype = [_I64], _P
     library.sop_keyset_free.argtypes, library.sop_keyset_free.restype = [_P], None
     library.sop_keyset_size.argtypes, library.sop_keyset_size.restype = [_P], _I64
