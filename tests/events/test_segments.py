@@ -62,3 +62,16 @@ def test_many_small_imports_join_neighbour_segments_and_rows_keep_their_numbers(
         view = store.sorted_view()
         ts = sealed["ts"].cast(pa.int64()).to_numpy()
         assert np.array_equal(ts[np.asarray(view.row)], np.asarray(view.ts)) and len(view.row) == 10
+
+
+def test_a_repeated_event_id_brings_nothing_of_its_own(tmp_path: Path) -> None:
+    first = _table(0, 3)
+    copy = first.slice(1, 1).to_pylist()[0] | {"user_id": "someone-else", "event": "pay", "channel": "dy"}
+    with EventStore.open(Workspace(tmp_path / "ws")) as store:
+        with store.bulk_import() as load:
+            load.write(first)
+            assert load.write(canonical_table([copy, *_table(3, 1).to_pylist()])).duplicates == 1
+            load.commit()
+        view = store.sorted_view()
+        assert view.n_persons == 3 and sorted(view.person_ids().to_pylist()) == ["u0", "u1", "u2"]
+        assert "pay" not in view.event_names and view.channel_names == []

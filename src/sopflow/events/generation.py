@@ -233,29 +233,32 @@ class GenerationBuilder:
         if added == 0:
             self.sealed_rows += 0 if self.segments_dir is not None else input_rows
             return 0, input_rows
-        # Codes are taken over every row and the duplicates' dropped after: a duplicate's names, person and
-        # link are those of the row it repeats, so they are known already, and filtering the table here
-        # would hold the writer's thread far longer (the segment writer filters it in the background).
+        # Only the columns coded here are filtered; the whole table is filtered by the segment writer, in the
+        # background (filtering every column here would hold this thread far longer).
         keep = None if added == input_rows else fresh
-        events = encode_names(table["event"], self.event_names)
-        channels = encode_names(table["channel"], self.channel_names)
-        users = self.identity.encode(table["user_id"], user_digests)
+        mask = None if keep is None else pa.array(keep)
+
+        def kept(name: str) -> pa.Array | pa.ChunkedArray:
+            return table[name] if mask is None else table[name].filter(mask)
+
+        if keep is not None:
+            keys = keys[keep]
+            if user_digests is not None:
+                user_digests = (user_digests[0][keep], user_digests[1][keep])
+        events = encode_names(kept("event"), self.event_names)
+        channels = encode_names(kept("channel"), self.channel_names)
+        users = self.identity.encode(kept("user_id"), user_digests)
         self._grow_has_events()
         self.has_events[users] = True
         link_codes = [self.event_names.index(e) for e in LINK_EVENTS if e in self.event_names]
-        others, linked = extract_links(table, event_codes=events, link_codes=link_codes)
+        row_codes = events if keep is None else np.full(input_rows, -1, dtype=events.dtype)
+        if keep is not None:
+            row_codes[positions] = events
+        others, linked = extract_links(table, event_codes=row_codes, link_codes=link_codes)
         if len(linked):
             self.identity.link(self.identity.encode(others), self.identity.encode(linked))
             self._grow_has_events()
-        ts = np.asarray(table["ts"].cast(pa.int64()).to_numpy(), dtype=np.int64)
-        if keep is not None:
-            keys, events, channels, users, ts = (
-                keys[keep],
-                events[keep],
-                channels[keep],
-                users[keep],
-                ts[keep],
-            )
+        ts = np.asarray(kept("ts").cast(pa.int64()).to_numpy(), dtype=np.int64)
         self._key_parts.append(keys)
         if self._writer is not None:  # numbered within its segment until the segments' order is known
             segment, offset = self._writer.write(table, keep=keep)
