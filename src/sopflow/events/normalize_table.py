@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from sopflow.events.headers import ANON_ID, TARGETS
-from sopflow.events.keys import duckdb_cursor
+from sopflow.events.native.content import content_md5
 from sopflow.events.normalize import (
     CONTROL_PATTERN,
     DEFAULT_CURRENCY,
@@ -312,13 +312,7 @@ def _event_ids(columns: dict[str, pa.Array], ts_us: np.ndarray) -> pa.Array:
     parts = [columns["event"], columns["user_id"], pa.array(ts_us, pa.int64()).cast(_STRING)]
     parts += [columns[name] for name in ("channel", "campaign", "step", "variant", "inviter_id")]
     parts += [columns["revenue"].cast(_STRING), columns["currency"], columns["properties"]]
-    content = pc.binary_join_element_wise(*parts, SEPARATOR, null_handling="replace", null_replacement="")
-    with duckdb_cursor() as con:
-        con.register(
-            "content_table", pa.Table.from_batches(pa.table({"c": content}).to_batches(max_chunksize=1 << 17))
-        )
-        derived = con.sql("SELECT md5(c) AS h FROM content_table").to_arrow_table()["h"]
-    derived = derived.combine_chunks().cast(_STRING)
+    derived = content_md5(parts, SEPARATOR)  # as derive_event_id, without building the joined text
     return derived if given.null_count == len(given) else pc.coalesce(given, derived)
 
 
