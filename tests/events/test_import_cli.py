@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -239,3 +241,29 @@ def test_env_workspace(run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = write_csv(tmp_path / "a.csv", ROWS)
     assert run_cli(["events", "import", str(path)]).exit_code == 0
     assert len(stored(tmp_path / "env-ws")) == 3
+
+
+def test_events_commands_in_a_process_of_their_own(tmp_path: Path, ws: Path) -> None:
+    """The console script runs ``events`` commands without pandas (see ``sopflow.cli.WITHOUT_PANDAS``):
+    every way in, the export and stats still work there."""
+
+    def sopflow(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "sopflow", *args, "--workspace", str(ws)], capture_output=True, text=True
+        )
+        assert done.returncode in (0, 3), done.stderr
+        return done
+
+    book = openpyxl.Workbook()
+    book.active.append(["客户ID", "行为", "发生时间"])
+    book.active.append(["x1", "访问", datetime(2024, 3, 3, 10, 0)])
+    book.save(tmp_path / "book.xlsx")
+    lines = [{"event": "pay", "distinct_id": "j1", "uuid": "not-a-digest-1", "timestamp": 1709258700}]
+    (tmp_path / "e.jsonl").write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
+    files = [str(write_csv(tmp_path / "a.csv", ROWS)), str(tmp_path / "book.xlsx"), str(tmp_path / "e.jsonl")]
+    sopflow("events", "import", *files)
+    sopflow("events", "export", "-o", str(tmp_path / "out"))
+    other = json.loads(sopflow("events", "import", str(tmp_path / "out"), "--json").stdout)
+    assert (other["imported"], other["duplicates"]) == (0, 5)
+    stats = json.loads(sopflow("events", "stats", "--json").stdout)
+    assert stats["events"] == 5 and stats["persons"] == 4
