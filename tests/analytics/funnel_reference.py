@@ -80,14 +80,16 @@ def holds(op: str, seen: str | None, wanted: str) -> bool:
         right: Any = number
     else:
         left, right = seen, wanted
-    return {
-        "=": left == right,
-        "!=": left != right,
-        ">": left > right,
-        ">=": left >= right,
-        "<": left < right,
-        "<=": left <= right,
-    }[op]
+    return bool(
+        {
+            "=": left == right,
+            "!=": left != right,
+            ">": left > right,
+            ">=": left >= right,
+            "<": left < right,
+            "<=": left <= right,
+        }[op]
+    )
 
 
 def fills(spec: Spec, e: Ev, k: int) -> bool:

@@ -13,9 +13,8 @@ import importlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -37,6 +36,9 @@ def _fastest_md5() -> Callable[[bytes], Any]:
     return md5
 
 
+if TYPE_CHECKING:
+    import duckdb
+
 _md5 = _fastest_md5()
 _duckdb: duckdb.DuckDBPyConnection | None = None
 _duckdb_lock = threading.Lock()
@@ -49,6 +51,8 @@ def duckdb_cursor() -> Iterator[duckdb.DuckDBPyConnection]:
     global _duckdb
     with _duckdb_lock:
         if _duckdb is None:
+            import duckdb  # here: a CSV import with derived ids never needs it (70 ms to import)
+
             _duckdb = duckdb.connect()
         cursor = _duckdb.cursor()
     try:

@@ -19,6 +19,7 @@ from sopflow.analytics.frame import BOOKKEEPING_EVENTS, Coded, FrameRequest, Per
 from sopflow.analytics.funnel.spec import FunnelSpec
 from sopflow.analytics.kernel.build import load
 from sopflow.analytics.kernel.lookup import lookup
+from sopflow.analytics.kernel.parallel import run_parts, split
 
 NONE = np.iinfo(np.int64).min
 _ORDER_CODE = {"ordered": 0, "strict": 1, "unordered": 2}
@@ -26,10 +27,10 @@ _P = ctypes.c_void_p
 _I32, _I64 = ctypes.c_int32, ctypes.c_int64
 # sop_funnel(n_persons, offsets, ts, event, event_width, n_events, mask_table, excl_table, other_table,
 #            mask_rows, breakdown, breakdown_width, n_values, rank_table, n_steps, order, entry_first, n_excl,
-#            excl_from, excl_to, window, from, to, level_out, entry_out, times_out)
+#            excl_from, excl_to, window, from, to, p_begin, p_end, level_out, entry_out, times_out, code_out)
 _ARGTYPES: list[Any] = [
     *(_I64, _P, _P, _P, _I32, _I64, _P, _P, _P, _P, _P, _I32, _I64, _P),
-    *(_I32, _I32, _I32, _I32, _P, _P, _I64, _I64, _I64, _P, _P, _P),
+    *(_I32, _I32, _I32, _I32, _P, _P, _I64, _I64, _I64, _I64, _I64, _P, _P, _P, _P),
 ]
 
 
@@ -62,12 +63,16 @@ class FunnelPersons:
     def __call__(self, frame: PersonFrame) -> PersonTable:
         spec = self.spec
         n, steps = frame.n_persons, len(spec.steps)
-        level = np.empty(n, dtype=np.int32)  # the kernel writes every entry of the three
-        entry = np.empty(n, dtype=np.int64)
+        # The kernel writes every entry of these. It writes the entry's breakdown code itself (a gather
+        # over the 10M-row column afterwards costs more than that); the entry row only when still needed.
+        level = np.empty(n, dtype=np.int32)
         times = np.empty((steps, n), dtype=np.int64)  # step-major, as the kernel writes
+        code = np.empty(n, dtype=np.int32) if spec.by else None
+        needs_entry = spec.order == "unordered" or (spec.dropped_at is not None and spec.by != "channel")
+        entry = np.empty(n, dtype=np.int64) if needs_entry else None
         if n:
-            _run_kernel(frame, spec, level, entry, times)
-        return _person_table(frame, spec, level, entry, times)
+            _run_kernel(frame, spec, level, entry, times, code)
+        return _person_table(frame, spec, level, entry, times, code)
 
 
 def _tables(
@@ -139,7 +144,12 @@ def _codes(values: np.ndarray) -> np.ndarray:
 
 
 def _run_kernel(
-    frame: PersonFrame, spec: FunnelSpec, level: np.ndarray, entry: np.ndarray, times: np.ndarray
+    frame: PersonFrame,
+    spec: FunnelSpec,
+    level: np.ndarray,
+    entry: np.ndarray | None,
+    times: np.ndarray,
+    code: np.ndarray | None,
 ) -> None:
     kernel = _kernel()
     offsets = np.ascontiguousarray(frame.offsets, dtype=np.int64)
@@ -156,7 +166,7 @@ def _run_kernel(
     window_range = spec.range
     lo = window_range.start if window_range and window_range.start is not None else NONE
     hi = window_range.end if window_range and window_range.end is not None else np.iinfo(np.int64).max
-    status = kernel(
+    head = (
         frame.n_persons,
         _ptr(offsets),
         _ptr(ts),
@@ -180,12 +190,21 @@ def _run_kernel(
         spec.window_us,
         int(lo),
         int(hi),
-        _ptr(level),
-        _ptr(entry),
-        _ptr(times),
     )
-    if status != 0:
-        raise ValueError(f"funnel kernel refused its arguments ({status})")
+    tail = (
+        _ptr(level),
+        None if entry is None else _ptr(entry),
+        _ptr(times),
+        None if code is None else _ptr(code),
+    )
+    statuses: list[int] = []
+
+    def run(begin: int, end: int) -> None:  # each part writes only its own persons' slots
+        statuses.append(kernel(*head, begin, end, *tail))
+
+    run_parts(run, split(offsets))
+    if any(statuses):
+        raise ValueError(f"funnel kernel refused its arguments ({statuses})")
 
 
 def _ptr(array: np.ndarray) -> int:
@@ -194,25 +213,43 @@ def _ptr(array: np.ndarray) -> int:
 
 
 def _person_table(
-    frame: PersonFrame, spec: FunnelSpec, level: np.ndarray, entry: np.ndarray, times: np.ndarray
+    frame: PersonFrame,
+    spec: FunnelSpec,
+    level: np.ndarray,
+    entry: np.ndarray | None,
+    times: np.ndarray,
+    code: np.ndarray | None,
 ) -> PersonTable:
-    counted = entry >= 0
-    safe = np.where(counted, entry, 0)
     if spec.order == "unordered":
+        assert entry is not None
+        counted = entry >= 0
         ts = np.asarray(frame.ts)
+        safe = np.where(counted, entry, 0)
         entry_ts = np.where(counted, ts[safe] if len(ts) else NONE, NONE).astype(np.int64)
     else:  # the kernel wrote the entry's time as step 1's (NONE for persons not counted)
         entry_ts = times[0]
     table: PersonTable = {"level": level, "entry_ts": entry_ts}
     for k in range(len(spec.steps)):
         table[f"step_ts_{k + 1}"] = times[k]
-    for name, wanted in (("breakdown", spec.by), ("channel", "channel" if spec.dropped_at else None)):
-        if wanted:
-            column = frame.columns[wanted]
-            codes = np.asarray(column.codes)[safe].astype(np.int32) if len(column) else np.full(len(safe), -1)
-            codes[~counted] = -1
-            table[name] = Coded(codes.astype(np.int32, copy=False), column.values)
+    if spec.by:
+        assert code is not None
+        table["breakdown"] = Coded(code, frame.columns[spec.by].values)
     if spec.dropped_at is not None:
+        if spec.by == "channel":
+            assert code is not None
+            table["channel"] = Coded(code, frame.columns["channel"].values)
+        else:
+            assert entry is not None
+            table["channel"] = _entry_codes(frame.columns["channel"], entry)
         ids = frame.person_ids or []
         table["person_id"] = Coded(np.arange(len(ids), dtype=np.int32), list(ids))
     return table
+
+
+def _entry_codes(column: Coded, entry: np.ndarray) -> Coded:
+    """Each person's code of ``column`` on their entry event (-1: not counted)."""
+    counted = entry >= 0
+    safe = np.where(counted, entry, 0)
+    codes = np.asarray(column.codes)[safe].astype(np.int32) if len(column) else np.full(len(safe), -1)
+    codes[~counted] = -1
+    return Coded(codes.astype(np.int32, copy=False), column.values)

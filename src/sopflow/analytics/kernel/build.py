@@ -13,13 +13,13 @@ processes (Spark's Python workers) never load half a file.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zlib
 from functools import cache
 from pathlib import Path
 
@@ -73,7 +73,10 @@ def load(name: str) -> ctypes.CDLL:
 def load_source(source: Path) -> ctypes.CDLL:
     """The library compiled from the C file ``source`` (any package folder), built if needed."""
     name = source.stem
-    digest = hashlib.sha256(source.read_bytes() + " ".join(_FLAGS).encode()).hexdigest()[:16]
+    # Two checksums from zlib rather than hashlib: importing hashlib loads OpenSSL, milliseconds paid by
+    # every command, and 64 bits tell versions of one file apart as well here.
+    data = source.read_bytes() + " ".join(_FLAGS).encode()
+    digest = f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
     suffix = ".dll" if sys.platform == "win32" else ".so"
     target = _cache_dir() / f"{name}-{digest}{suffix}"
     if not target.exists():
