@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
 from sopflow.errors import InvalidInput
 from sopflow.i18n import _
+
+if TYPE_CHECKING:  # the ROI package imports pyarrow: not for commands that only need their options
+    from sopflow.analytics.roi.definition import Attribution
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -52,6 +55,31 @@ def tz_option() -> Any:
 
 def json_option() -> Any:
     return typer.Option(False, "--json", help=_("Print the result as JSON"))
+
+
+def costs_option() -> Any:
+    return typer.Option(
+        None,
+        "--costs",
+        help=_("CSV or Excel file of actual costs: date, channel, amount (replaces fixed costs)"),
+    )
+
+
+def attribution_option() -> Any:
+    return typer.Option(
+        "first", "--attribution", help=_("Revenue to the channel of the first or last touch: first|last")
+    )
+
+
+def parse_attribution(text: str) -> Attribution:
+    """``--attribution`` checked: ``first`` or ``last``."""
+    if text == "last":
+        return "last"
+    if text != "first":
+        from sopflow.analytics.roi.definition import ATTRIBUTIONS
+
+        raise InvalidInput(_("--attribution: choose one of {choices}", choices=", ".join(ATTRIBUTIONS)))
+    return "first"
 
 
 def echo_json(data: dict[str, Any]) -> None:

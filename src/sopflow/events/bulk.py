@@ -55,7 +55,8 @@ class BulkWriter:
         user_digests: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> AppendResult:
         """Stage ``table`` minus rows already in the store or staged; returns this call's counts.
-        ``keys``: the rows' dedupe keys when the caller has them."""
+        ``keys``: the rows' dedupe keys when the caller has them. ``user_digests`` is taken for the same
+        call shape as :meth:`DirectImport.write` and not used: persons are coded when the log is compacted."""
         table = canonical_table(table)
         keys = event_keys(table["event_id"]) if keys is None else keys
         with self.store._state:

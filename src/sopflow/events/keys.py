@@ -23,7 +23,7 @@ from sopflow.events.timecolumn import string_buffers
 _HEX_VALUE = np.full(256, 255, dtype=np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX_VALUE[_c] = _i
-_PY_LOOP_BELOW = 4096  # small batches (HTTP) hash faster in Python than through DuckDB
+_PY_LOOP_BELOW = 4096  # small batches (HTTP) hash a little faster in a Python loop than in the C pass
 
 
 def _fastest_md5() -> Callable[[bytes], Any]:
@@ -125,12 +125,11 @@ def _md5_keys(ids: pa.Array) -> np.ndarray:
         # The first 8 bytes of each digest, read little-endian in one go (no Python int per id).
         digests = md5_digests(ids.cast(pa.binary()).to_pylist())
         return np.frombuffer(digests, dtype="<u8")[::2].astype(np.uint64)
-    with duckdb_cursor() as con:
-        con.register(
-            "id_table", pa.Table.from_batches(pa.table({"id": ids}).to_batches(max_chunksize=1 << 17))
-        )
-        result = con.sql("SELECT md5_number_upper(id) AS k FROM id_table").to_arrow_table()["k"]
-    return np.asarray(result.to_numpy(), dtype=np.uint64)
+    from sopflow.events.native.content import content_md5  # the compiled MD5 of derived ids
+
+    _offsets, hexes = string_buffers(content_md5([ids], "\x1f"))
+    digests = bytes.fromhex(hexes.tobytes().decode("ascii"))
+    return np.frombuffer(digests, dtype="<u8")[::2].astype(np.uint64)
 
 
 def first_occurrences(keys: np.ndarray) -> np.ndarray:

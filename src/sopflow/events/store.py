@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from sopflow.errors import InvalidInput
 from sopflow.events.generation import (
+    SEGMENT_ROWS,
     Generation,
     GenerationBuilder,
     load_generation,
@@ -72,7 +73,6 @@ if TYPE_CHECKING:  # bulk.py builds on this module; import it lazily at run time
     from sopflow.events.bulk import BulkWriter, DirectImport
     from sopflow.events.export import ExportResult
 
-SEGMENT_ROWS = 8_000_000
 MAX_SEGMENTS = 64
 REQUIRED = ("event_id", "event", "user_id", "ts")
 IMPORT_LOCK_TIMEOUT_S = 600.0

@@ -106,7 +106,7 @@ def _build(source: Path, target: Path) -> None:
             Path(temporary).unlink(missing_ok=True)
     raise KernelBuildError(
         _(
-            "could not compile the analytics kernel {name}: {errors}. Install a C compiler (gcc) or the ziglang package.",
+            "could not compile the native code {name}: {errors}. Install a C compiler (gcc) or the ziglang package.",
             name=source.name,
             errors="; ".join(errors) or _("no C compiler found"),
         )

@@ -13,22 +13,14 @@ import typer
 from sopflow.analytics import options
 from sopflow.analytics.aarrr.session import count, open_session, range_text
 from sopflow.analytics.roi.aggregate import Numbers, RoiResult, compute_roi
-from sopflow.analytics.roi.definition import ATTRIBUTIONS
-from sopflow.errors import InvalidInput
 from sopflow.i18n import _
 from sopflow.playbook.estimate import format_number
 
 
 def roi_command(
     playbook: Path = typer.Option(..., "--playbook", help=_("Playbook file with the channels and costs")),
-    costs: Path | None = typer.Option(
-        None,
-        "--costs",
-        help=_("CSV or Excel file of actual costs: date, channel, amount (replaces fixed costs)"),
-    ),
-    attribution: str = typer.Option(
-        "first", "--attribution", help=_("Revenue to the channel of the first or last touch: first|last")
-    ),
+    costs: Path | None = options.costs_option(),
+    attribution: str = options.attribution_option(),
     start: str | None = options.from_option(),
     end: str | None = options.to_option(),
     tz: str = options.tz_option(),
@@ -37,8 +29,7 @@ def roi_command(
     workspace: Path | None = options.workspace_option(),
     as_json: bool = options.json_option(),
 ) -> None:
-    if attribution not in ATTRIBUTIONS:
-        raise InvalidInput(_("--attribution: choose one of {choices}", choices=", ".join(ATTRIBUTIONS)))
+    chosen = options.parse_attribution(attribution)
     session = open_session(
         playbook=playbook,
         workspace=workspace,
@@ -53,7 +44,7 @@ def roi_command(
         engine=session.engine,
         playbook=session.playbook,
         time_range=session.time_range,
-        attribution="last" if attribution == "last" else "first",
+        attribution=chosen,
         cost_rows=session.cost_rows,
         costs_file=str(costs) if costs is not None else None,
     )

@@ -11,10 +11,8 @@ import typer
 
 from sopflow.analytics import options
 from sopflow.analytics.aarrr.session import open_session, range_text
-from sopflow.analytics.roi.definition import ATTRIBUTIONS
 from sopflow.analytics.targets.aggregate import TargetsResult, compute_targets
 from sopflow.analytics.targets.status import TargetResult
-from sopflow.errors import InvalidInput
 from sopflow.i18n import N_, _
 from sopflow.playbook.estimate import format_metric
 
@@ -24,14 +22,8 @@ STATUS_STYLES = {"met": "green", "near": "yellow", "missed": "red", "no_data": "
 
 def targets_command(
     playbook: Path = typer.Option(..., "--playbook", help=_("Playbook file with the targets")),
-    costs: Path | None = typer.Option(
-        None,
-        "--costs",
-        help=_("CSV or Excel file of actual costs: date, channel, amount (replaces fixed costs)"),
-    ),
-    attribution: str = typer.Option(
-        "first", "--attribution", help=_("Revenue to the channel of the first or last touch: first|last")
-    ),
+    costs: Path | None = options.costs_option(),
+    attribution: str = options.attribution_option(),
     start: str | None = options.from_option(),
     end: str | None = options.to_option(),
     tz: str = options.tz_option(),
@@ -40,8 +32,7 @@ def targets_command(
     workspace: Path | None = options.workspace_option(),
     as_json: bool = options.json_option(),
 ) -> None:
-    if attribution not in ATTRIBUTIONS:
-        raise InvalidInput(_("--attribution: choose one of {choices}", choices=", ".join(ATTRIBUTIONS)))
+    chosen = options.parse_attribution(attribution)
     session = open_session(
         playbook=playbook,
         workspace=workspace,
@@ -57,7 +48,7 @@ def targets_command(
         playbook=session.playbook,
         time_range=session.time_range,
         cost_rows=session.cost_rows,
-        attribution="last" if attribution == "last" else "first",
+        attribution=chosen,
     )
     if as_json:
         options.echo_json(result.as_json())
