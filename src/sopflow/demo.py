@@ -111,6 +111,10 @@ def demo_command(
     console.print(_("Report written: {path}", path=report.resolve()))
     console.print(_("Open it in a browser (works offline): {path}", path=report.resolve()))
 
+    from sopflow.analytics.experiments.demo import show_demo_experiment
+
+    show_demo_experiment(console=console, playbook=playbook, workspace=workspace)
+
 
 def write_demo_report(*, playbook: Playbook, workspace: Workspace, out: Path) -> Path:
     """The report over the whole simulated run, in the playbook's time zone."""

@@ -174,7 +174,7 @@ def test_the_page_is_self_contained(zh_report: tuple[str, dict[str, Any]]) -> No
     html = zh_report[0]
     page = _parse(html)
     assert page.lang == "zh-CN"
-    assert page.sections == ["funnel", "aarrr", "retention", "referral", "roi", "targets"]
+    assert page.sections == ["funnel", "aarrr", "retention", "referral", "roi", "targets", "experiments"]
     assert not {"script", "link", "img", "iframe", "object", "embed"} & set(page.tags)
     assert all(url.startswith("#") for url in page.urls), page.urls  # only the table of contents
     assert "http://" not in html and "https://" not in html and "url(" not in html and "@import" not in html

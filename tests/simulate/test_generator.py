@@ -58,7 +58,7 @@ def test_every_template_simulates() -> None:
         assert set(table["campaign"].to_pylist()) == {playbook.meta.id}
         names = set(table["event"].to_pylist())
         assert playbook.funnel.stages[0].event in names
-        assert names <= {s.event for s in playbook.funnel.stages} | {"visit", "touch", IDENTIFY_EVENT}
+        assert names <= {s.event for s in playbook.funnel.stages} | {"visit", "sop_touch", IDENTIFY_EVENT}
 
 
 def test_event_ids_are_unique_without_noise_and_duplicates_are_exact_copies(
@@ -161,7 +161,7 @@ def _micros(table: pa.Table) -> list[int]:
 
 
 def test_touches_reference_steps_of_the_timeline(fission: Playbook, noisy_events: pa.Table) -> None:
-    touches = noisy_events.filter(pc.equal(noisy_events["event"], "touch"))
+    touches = noisy_events.filter(pc.equal(noisy_events["event"], "sop_touch"))
     steps = {s.id: s for s in fission.timeline.steps()}
     scripts = {s.id: s for s in fission.scripts}
     seen = Counter(touches["step"].to_pylist())
@@ -185,10 +185,10 @@ def test_touches_follow_the_audience_at_the_step_time(fission: Playbook, noisy_e
     d0 = datetime(2024, 3, 4, tzinfo=ZoneInfo("Asia/Shanghai"))
     at = {k: d0 + timedelta(seconds=v) for k, v in resolve_offsets(fission).items()}
     reached: dict[tuple[str, str], datetime] = {}
-    for row in noisy_events.filter(pc.invert(pc.equal(noisy_events["event"], "touch"))).to_pylist():
+    for row in noisy_events.filter(pc.invert(pc.equal(noisy_events["event"], "sop_touch"))).to_pylist():
         key = (str(row["user_id"]), _stage_of(row))
         reached[key] = min(reached.get(key, row["ts"]), row["ts"])
-    touches = noisy_events.filter(pc.equal(noisy_events["event"], "touch")).to_pylist()
+    touches = noisy_events.filter(pc.equal(noisy_events["event"], "sop_touch")).to_pylist()
     checked = Counter()
     for row in touches:
         user, step = str(row["user_id"]), str(row["step"])

@@ -11,7 +11,9 @@ On disk (all immutable once written; ``manifest.json`` names the current generat
   channel -1 = none) and ``row`` (int64, the row's number in the segments), grouped by person (each
   person's rows contiguous) and ordered by (ts, event) within a person; ``offsets`` (int64) where each
   person's rows start; ``keys`` (sorted uint64 dedupe keys); ``labels``/``identified``/``has_events``
-  per raw-id code; ``raw_ids.arrow`` and ``names.json`` (event and channel names by code).
+  per raw-id code; ``raw_ids.arrow`` and ``names.json`` (event and channel names by code); the coded
+  inviter column ``inviter`` (int32, in cache order) with its ids, see :mod:`sopflow.events.inviters`
+  (absent in generations written before it: the next compaction adds it).
 
 Compaction re-sorts only the persons it touches: rows of persons with no new events and no identity
 change keep their place, the touched persons' rows (old and new) are sorted and appended.
@@ -32,7 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from sopflow.events import inviters
 from sopflow.events.identity import LINK_EVENTS, Identity, extract_links
+from sopflow.events.inviters import InviterIds
 from sopflow.events.keys import event_keys, merge_sorted, sorted_contains
 from sopflow.events.layout import gen_dir_name
 from sopflow.events.native.keyset import HashKeySet
@@ -56,6 +60,10 @@ class Generation:
     keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
     cache: dict[str, np.ndarray] = field(default_factory=lambda: _empty_cache())
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    # the coded inviter column's ids (``cache["inviter"]`` holds the codes) and their raw-id codes; None in
+    # a generation written before the column existed, and in readers' in-memory views
+    inviter_ids: InviterIds | None = None
+    inviter_raw: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -88,6 +96,10 @@ def load_generation(events_dir: Path, manifest: dict[str, Any], *, cache: bool =
         raw_ids = pa.ipc.open_file(source).read_all()["id"].combine_chunks()
     identity = Identity(raw_ids, np.asarray(array("labels")), np.asarray(array("identified")))
     segments = [Segment(**s) for s in manifest.get("segments", [])]
+    columns = {c: array(c) for c in CACHE_COLUMNS} if cache else _empty_cache()
+    coded = cache and inviters.present(folder)
+    if coded:
+        columns[inviters.CODES] = array(inviters.CODES)
     return Generation(
         number=number,
         segments=segments,
@@ -96,8 +108,10 @@ def load_generation(events_dir: Path, manifest: dict[str, Any], *, cache: bool =
         identity=identity,
         has_events=array("has_events"),
         keys=array("keys"),
-        cache={c: array(c) for c in CACHE_COLUMNS} if cache else _empty_cache(),
+        cache=columns,
         offsets=array("offsets"),
+        inviter_ids=inviters.load_ids(folder) if coded else None,
+        inviter_raw=array(inviters.RAW) if coded else None,
     )
 
 
@@ -127,6 +141,8 @@ def write_generation(events_dir: Path, gen: Generation) -> str:
     with pa.OSFile(str(ids), "wb") as sink, pa.ipc.new_file(sink, _ID_SCHEMA) as writer:
         writer.write_table(pa.table({"id": gen.identity.raw_ids}, schema=_ID_SCHEMA))
     fsync_file(ids)
+    if gen.inviter_ids is not None and gen.inviter_raw is not None and inviters.CODES in gen.cache:
+        inviters.save(tmp, gen.inviter_ids, gen.inviter_raw)
     fsync_dir(tmp)
     target = events_dir / name
     if target.exists():
@@ -208,6 +224,13 @@ class GenerationBuilder:
         self._writer = (
             SegmentWriter(segments_dir, self.number, segment_rows=SEGMENT_ROWS) if segments_dir else None
         )
+        # The coded inviter column is written by compactions only (a reader's view does without it). A base
+        # written before the column existed gets it here (``upgrades``), from its segments.
+        self._inviters: InviterIds | None = None
+        self.upgrades = False
+        if segments_dir is not None:
+            self._inviters = InviterIds.of(base.inviter_ids.values if base.inviter_ids else None)
+            self.upgrades = inviters.CODES not in base.cache and len(base.cache["person"]) > 0
         self.added = 0
         self.duplicates = 0
 
@@ -268,7 +291,10 @@ class GenerationBuilder:
             rows = self.sealed_rows + positions.astype(np.int64)
             self.sealed_rows += input_rows
             self._placed.append(-1)
-        self._parts.append({"user": users, "ts": ts, "event": events, "channel": channels, "row": rows})
+        part = {"user": users, "ts": ts, "event": events, "channel": channels, "row": rows}
+        if self._inviters is not None:
+            part[inviters.CODES] = self._inviters.encode(kept("inviter_id"))
+        self._parts.append(part)
         self.added += added
         return added, input_rows - added
 
@@ -293,6 +319,7 @@ class GenerationBuilder:
         base_labels = self.base.identity.labels
         changed = np.flatnonzero(labels[: len(base_labels)] != base_labels)
         cache = self._merged_cache(labels, changed)
+        inviter_raw = None if self._inviters is None else self._inviters.raw_codes(self.identity)
         new_keys = np.concatenate(self._key_parts) if self._key_parts else np.zeros(0, np.uint64)
         self._key_parts.clear()
         keys = merge_sorted(self.base.keys, np.sort(new_keys))
@@ -317,17 +344,41 @@ class GenerationBuilder:
             keys=keys,
             cache=cache,
             offsets=offsets,
+            inviter_ids=self._inviters,
+            inviter_raw=inviter_raw,
         )
 
-    def _merged_cache(self, labels: np.ndarray, changed: np.ndarray) -> dict[str, np.ndarray]:
+    def _base_inviters(self) -> np.ndarray | None:
+        """The base rows' inviter codes in cache order (read from the segments for an old base)."""
+        if self._inviters is None:
+            return None
         old = self.base.cache
+        if inviters.CODES in old:
+            return np.asarray(old[inviters.CODES])
+        if not self.upgrades:
+            return np.zeros(0, dtype=np.int32)
+        assert self.segments_dir is not None
+        by_row = inviters.codes_of_segments(
+            self.segments_dir, [s.name for s in self.base.segments], self._inviters
+        )
+        codes: np.ndarray = by_row[np.asarray(old["row"])]
+        return codes
+
+    def _merged_cache(self, labels: np.ndarray, changed: np.ndarray) -> dict[str, np.ndarray]:
+        old = dict(self.base.cache)
+        columns: tuple[str, ...] = CACHE_COLUMNS
+        base_inviters = self._base_inviters()
+        if base_inviters is not None:
+            old[inviters.CODES] = base_inviters
+            columns = (*CACHE_COLUMNS, inviters.CODES)
         person_old = np.asarray(old["person"])
         if len(changed) and len(person_old):
             person_old = labels[person_old]
         empty = {"user": np.zeros(0, np.int32), **_empty_cache()}
+        empty[inviters.CODES] = np.zeros(0, np.int32)
         new = {
             c: np.concatenate([p[c] for p in self._parts]) if self._parts else empty[c]
-            for c in ("user", "ts", "event", "channel", "row")
+            for c in ("user", *columns[1:])
         }
         person_new = labels[new["user"]] if len(new["user"]) else np.zeros(0, np.int32)
         affected = np.zeros(len(labels), dtype=bool)
@@ -346,9 +397,11 @@ class GenerationBuilder:
             ),
             "row": np.concatenate([np.asarray(old["row"])[move], new["row"]]),
         }
+        if base_inviters is not None:
+            touched[inviters.CODES] = np.concatenate([base_inviters[move], new[inviters.CODES]])
         order = sort_order(touched["person"], touched["ts"], touched["event"])
         result = {}
-        for column in CACHE_COLUMNS:
+        for column in columns:
             kept = person_old[keep] if column == "person" else np.asarray(old[column])[keep]
             result[column] = np.concatenate([kept.astype(touched[column].dtype), touched[column][order]])
         return result
@@ -376,4 +429,6 @@ def rewrite_segments(gen: Generation, *, events_dir: Path, number: int) -> Gener
         keys=np.asarray(gen.keys),
         cache=cache,
         offsets=np.asarray(gen.offsets),
+        inviter_ids=gen.inviter_ids,
+        inviter_raw=gen.inviter_raw,
     )

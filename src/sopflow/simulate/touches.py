@@ -1,4 +1,4 @@
-"""Touches (触达): an event ``touch`` for each user a messaging step of the timeline reaches.
+"""Touches (触达): an event ``sop_touch`` for each user a messaging step of the timeline reaches.
 
 A step reaches the people who signed up before it and match its audience at the step's time: ``reached`` /
 ``not_reached`` stages, ``channels`` and ``personas``; ``exit_when`` (a stage, or an event that is a stage's

@@ -94,3 +94,10 @@ def targets_json(inputs: Inputs) -> dict[str, Any]:
     result = compute(engine=inputs.engine, playbook=inputs.playbook, time_range=inputs.time_range)
     data: dict[str, Any] = result.as_json()
     return data
+
+
+def experiments_json(inputs: Inputs) -> dict[str, Any]:
+    """Each step with script variants analysed as an A/B test (``sopflow.analytics.experiments.report``)."""
+    report_data = _find("sopflow.analytics.experiments.report", "report_data")
+    data: dict[str, Any] = report_data(engine=inputs.engine, playbook=inputs.playbook)
+    return data

@@ -7,7 +7,7 @@ models share the reading) and returns::
      "generated_at", "engine", "range": {"from", "to", "tz"}, "data": {"first", "last"} | null,
      "channels": {channel id: display name},
      "stages": [{"id", "name", "event", "aarrr", "expected_rate"}] (the playbook's funnel),
-     "sections": {"funnel" | "aarrr" | "retention" | "referral" | "roi" | "targets":
+     "sections": {"funnel" | "aarrr" | "retention" | "referral" | "roi" | "targets" | "experiments":
                   {"available": bool, "problem": null | text, "data": null | {...}}}}
 
 Section data: ``funnel``: the JSON of ``sopflow funnel`` for the playbook's stages (by channel);
@@ -30,6 +30,7 @@ from sopflow.analytics.report.adapters import (
     Inputs,
     ModelMissing,
     aarrr_json,
+    experiments_json,
     funnel_json,
     referral_json,
     retention_json,
@@ -43,7 +44,7 @@ from sopflow.i18n import _
 from sopflow.playbook.estimate import REFERRAL_CHANNEL
 from sopflow.playbook.model import Playbook, Stage
 
-SECTIONS = ("funnel", "aarrr", "retention", "referral", "roi", "targets")
+SECTIONS = ("funnel", "aarrr", "retention", "referral", "roi", "targets", "experiments")
 DAY_US = 86_400 * 1_000_000
 # Cohorts by day while the data span a month at most, else by ISO week; periods after the start period.
 DAILY_UP_TO_DAYS = 31
@@ -70,6 +71,7 @@ def collect_report(
         "referral": lambda: _referral(inputs),
         "roi": lambda: roi_json(inputs),
         "targets": lambda: targets_json(inputs),
+        "experiments": lambda: experiments_json(inputs),
     }
     meta = playbook.meta
     channels = {c.id: c.name for c in playbook.channels}

@@ -11,6 +11,7 @@ from typing import Any
 from sopflow.analytics.report.format import moment
 from sopflow.analytics.report.view.blocks import Page, SectionView, range_text
 from sopflow.analytics.report.view.cohorts import referral_section, retention_section
+from sopflow.analytics.report.view.experiments import experiments_section
 from sopflow.analytics.report.view.funnel import aarrr_section, funnel_section
 from sopflow.analytics.report.view.money import roi_section, targets_section
 from sopflow.i18n import N_, _, current_language
@@ -23,6 +24,7 @@ BUILDERS: dict[str, Builder] = {
     "referral": referral_section,
     "roi": roi_section,
     "targets": targets_section,
+    "experiments": experiments_section,
 }
 TITLES = {
     "funnel": N_("Funnel"),
@@ -31,6 +33,7 @@ TITLES = {
     "referral": N_("Referral (fission)"),
     "roi": N_("ROI by channel"),
     "targets": N_("Targets vs actual"),
+    "experiments": N_("Experiments (script A/B tests)"),
 }
 
 
