@@ -121,6 +121,31 @@ def _report(app: typer.Typer) -> None:
     app.command("report", help=report_help())(report_command)
 
 
+def _experiment(app: typer.Typer) -> None:
+    from sopflow.analytics.experiments.commands import app as experiment_app
+    from sopflow.analytics.experiments.commands import experiment_help
+
+    app.add_typer(experiment_app, name="experiment", help=experiment_help())
+
+
+def _endpoints(app: typer.Typer) -> None:
+    from sopflow.channels.commands import app as endpoints_app
+
+    app.add_typer(
+        endpoints_app,
+        name="endpoints",
+        help=_("Add, list, test and remove delivery endpoints (robots, email, webhooks)."),
+    )
+
+
+def _wecom(app: typer.Typer) -> None:
+    from sopflow.wecom.commands import app as wecom_app
+
+    app.add_typer(
+        wecom_app, name="wecom", help=_("WeCom (企业微信): settings, QR-code states and channel QR codes.")
+    )
+
+
 # Each top-level command registers itself; a run imports only the one it needs, since importing all
 # of them (FastAPI, SQLAlchemy, DuckDB…) costs more than a second of start-up.
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
@@ -137,6 +162,9 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "retention": _retention,
     "referral": _referral,
     "report": _report,
+    "experiment": _experiment,
+    "wecom": _wecom,
+    "endpoints": _endpoints,
 }
 
 

@@ -19,7 +19,7 @@ def test_open_creates_the_schema_and_records_the_revision(tmp_path: Path) -> Non
     try:
         assert "api_keys" in inspect(db.engine).get_table_names()
         with db.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == HEAD
             assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
     finally:
         db.close()
@@ -55,3 +55,27 @@ def test_known_head_matches_the_migration_scripts() -> None:
 def test_bad_url_is_a_clean_error() -> None:
     with pytest.raises(DatabaseError, match="invalid database URL"):
         open_database("not a url")
+
+
+def test_migrations_build_exactly_the_models_tables(database_url: str) -> None:
+    """The Alembic scripts and the SQLAlchemy models describe the same schema, on SQLite and PostgreSQL."""
+    import importlib
+    import pkgutil
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    import sopflow.store
+    from sopflow.store.models import Base
+
+    # Every table module of the store, so the metadata holds all tables (each registers itself on import).
+    for module in pkgutil.iter_modules(sopflow.store.__path__):
+        importlib.import_module(f"sopflow.store.{module.name}")
+
+    db = open_database(database_url)
+    try:
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        db.close()
+    assert diff == []

@@ -20,6 +20,7 @@ from sopflow.web.errors import POSTHOG_PATHS, install_error_handlers
 from sopflow.web.fastpath import Endpoint, IngestFastPath
 from sopflow.web.middleware import IngestCorsMiddleware, LanguageMiddleware
 from sopflow.web.services import Services
+from sopflow.wecom import callback as wecom_callback
 
 INGEST_PATHS = frozenset({"/api/v1/events", *POSTHOG_PATHS})
 INGEST_ENDPOINTS: dict[str, Endpoint] = {
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(LanguageMiddleware, default=app.default_language)
     app.include_router(native.router)
     app.include_router(posthog.router)
+    app.include_router(wecom_callback.router)
     return app
 
 
