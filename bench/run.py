@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-MODULES = ["import_csv", "store", "ingest_http", "simulate", "funnel", "models", "experiments"]
+MODULES = ["import_csv", "store", "ingest_http", "simulate", "funnel", "models", "experiments", "campaign"]
 OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 HEADER = """# Benchmarks
 

@@ -146,6 +146,51 @@ def _wecom(app: typer.Typer) -> None:
     )
 
 
+def _campaign(app: typer.Typer) -> None:
+    from sopflow.campaign.commands import app as campaign_app
+
+    app.add_typer(
+        campaign_app,
+        name="campaign",
+        help=_("Start, follow, pause and cancel campaigns (runs of a playbook)."),
+    )
+
+
+def _tasks(app: typer.Typer) -> None:
+    from sopflow.campaign.task_commands import app as tasks_app
+
+    app.add_typer(
+        tasks_app, name="tasks", help=_("The team's tasks: list, show, done, skip, confirm, audience.")
+    )
+
+
+def _staff(app: typer.Typer) -> None:
+    from sopflow.campaign.staff_commands import app as staff_app
+
+    app.add_typer(staff_app, name="staff", help=_("The team: who owns which role, and their managers."))
+
+
+def _worker(app: typer.Typer) -> None:
+    from sopflow.campaign.worker_command import worker_command
+
+    app.command("worker", help=_("Deliver due tasks: reminders and messages, exactly once, with retries."))(
+        worker_command
+    )
+
+
+def _users(app: typer.Typer) -> None:
+    from sopflow.accounts.commands import app as users_app
+    from sopflow.accounts.commands import users_help
+
+    app.add_typer(users_app, name="users", help=users_help())
+
+
+def _audit(app: typer.Typer) -> None:
+    from sopflow.accounts.commands import audit_command, audit_help
+
+    app.command("audit", help=audit_help())(audit_command)
+
+
 # Each top-level command registers itself; a run imports only the one it needs, since importing all
 # of them (FastAPI, SQLAlchemy, DuckDB…) costs more than a second of start-up.
 COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
@@ -165,6 +210,12 @@ COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "experiment": _experiment,
     "wecom": _wecom,
     "endpoints": _endpoints,
+    "campaign": _campaign,
+    "tasks": _tasks,
+    "staff": _staff,
+    "worker": _worker,
+    "users": _users,
+    "audit": _audit,
 }
 
 

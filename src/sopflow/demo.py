@@ -115,6 +115,20 @@ def demo_command(
 
     show_demo_experiment(console=console, playbook=playbook, workspace=workspace)
 
+    console.rule(_("8. Running the campaign: the SOP as the team's tasks"))
+    from sopflow.campaign.demo import run_demo_campaign
+
+    campaign_id = run_demo_campaign(
+        console=console, playbook=playbook, source=playbook_file, workspace=workspace
+    )
+    console.print(
+        _(
+            "Follow it: sopflow tasks --workspace {path}; sopflow campaign status {id} --workspace {path}",
+            path=workspace.root,
+            id=campaign_id,
+        )
+    )
+
 
 def write_demo_report(*, playbook: Playbook, workspace: Workspace, out: Path) -> Path:
     """The report over the whole simulated run, in the playbook's time zone."""

@@ -29,3 +29,19 @@ class NotFound(SopflowError):
     code = "not_found"
     exit_code = 2
     http_status = 404
+
+
+class Unauthorized(SopflowError):
+    """No valid login: a wrong password, no session, or an expired one."""
+
+    code = "unauthorized"
+    exit_code = 2
+    http_status = 401
+
+
+class Forbidden(SopflowError):
+    """Logged in, but this role may not do this (or the request's CSRF token is missing or wrong)."""
+
+    code = "forbidden"
+    exit_code = 2
+    http_status = 403

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -121,7 +122,9 @@ def test_retention_is_the_same_on_spark(engines: tuple[Any, Any], options: dict[
 
 
 @requires_java
-def test_referral_is_the_same_on_spark(engines: tuple[Any, Any]) -> None:
+def test_referral_is_the_same_on_spark(engines: tuple[Any, Any], tmp_path: Path) -> None:
+    from test_referral_cached import workspace_of
+
     embedded, spark = engines
     stage = InvitersStage("pay", "pay", (Condition("product", "=", "a"),))
     spec = ReferralSpec(
@@ -133,3 +136,9 @@ def test_referral_is_the_same_on_spark(engines: tuple[Any, Any]) -> None:
     assert 0 < data["could_invite"]["persons"] < data["persons"]
     _same(data, remote.as_json())
     assert local.tree == remote.tree
+    # the same log imported into a workspace: the one pass over the cache's coded columns agrees too
+    cached = compute_referral(
+        EmbeddedEngine.open(workspace=workspace_of(tmp_path / "ws", [event_log()])), spec
+    )
+    _same(cached.as_json(), remote.as_json())
+    assert cached.tree == remote.tree

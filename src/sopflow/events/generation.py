@@ -12,8 +12,9 @@ On disk (all immutable once written; ``manifest.json`` names the current generat
   person's rows contiguous) and ordered by (ts, event) within a person; ``offsets`` (int64) where each
   person's rows start; ``keys`` (sorted uint64 dedupe keys); ``labels``/``identified``/``has_events``
   per raw-id code; ``raw_ids.arrow`` and ``names.json`` (event and channel names by code); the coded
-  inviter column ``inviter`` (int32, in cache order) with its ids, see :mod:`sopflow.events.inviters`
-  (absent in generations written before it: the next compaction adds it).
+  inviter column ``inviter`` (int32, in cache order) with its ids, see :mod:`sopflow.events.inviters`, and
+  the coded revenue column ``revenue`` with its amounts, see :mod:`sopflow.events.revenues` (both absent in
+  generations written before them: the next compaction adds them).
 
 Compaction re-sorts only the persons it touches: rows of persons with no new events and no identity
 change keep their place, the touched persons' rows (old and new) are sorted and appended.
@@ -34,16 +35,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sopflow.events import inviters
+from sopflow.events import inviters, revenues
 from sopflow.events.identity import LINK_EVENTS, Identity, extract_links
 from sopflow.events.inviters import InviterIds
 from sopflow.events.keys import event_keys, merge_sorted, sorted_contains
 from sopflow.events.layout import gen_dir_name
 from sopflow.events.native.keyset import HashKeySet
+from sopflow.events.revenues import RevenueCodes
 from sopflow.events.segments import Segment, SegmentWriter, write_segment
 from sopflow.events.wal import fsync_dir, fsync_file
 
 CACHE_COLUMNS = ("person", "ts", "event", "channel", "row")
+# The coded columns of compactions (see the module docstring), and the canonical column each codes.
+CODED = (inviters.CODES, revenues.CODES)
+_SOURCES = {inviters.CODES: "inviter_id", revenues.CODES: "revenue"}
 RADIX_FROM = 1 << 21
 SEGMENT_ROWS = 8_000_000  # rows per segment file of an import
 _ID_SCHEMA = pa.schema([pa.field("id", pa.string())])
@@ -64,6 +69,8 @@ class Generation:
     # a generation written before the column existed, and in readers' in-memory views
     inviter_ids: InviterIds | None = None
     inviter_raw: np.ndarray | None = None
+    # the coded revenue column's amounts (``cache["revenue"]`` holds the codes); None as for the inviters
+    revenue_codes: RevenueCodes | None = None
 
     @property
     def rows(self) -> int:
@@ -100,6 +107,9 @@ def load_generation(events_dir: Path, manifest: dict[str, Any], *, cache: bool =
     coded = cache and inviters.present(folder)
     if coded:
         columns[inviters.CODES] = array(inviters.CODES)
+    amounts = cache and revenues.present(folder)
+    if amounts:
+        columns[revenues.CODES] = array(revenues.CODES)
     return Generation(
         number=number,
         segments=segments,
@@ -112,6 +122,7 @@ def load_generation(events_dir: Path, manifest: dict[str, Any], *, cache: bool =
         offsets=array("offsets"),
         inviter_ids=inviters.load_ids(folder) if coded else None,
         inviter_raw=array(inviters.RAW) if coded else None,
+        revenue_codes=RevenueCodes.of(revenues.load_units(folder)) if amounts else None,
     )
 
 
@@ -143,6 +154,8 @@ def write_generation(events_dir: Path, gen: Generation) -> str:
     fsync_file(ids)
     if gen.inviter_ids is not None and gen.inviter_raw is not None and inviters.CODES in gen.cache:
         inviters.save(tmp, gen.inviter_ids, gen.inviter_raw)
+    if gen.revenue_codes is not None and revenues.CODES in gen.cache:
+        revenues.save(tmp, gen.revenue_codes)
     fsync_dir(tmp)
     target = events_dir / name
     if target.exists():
@@ -224,13 +237,19 @@ class GenerationBuilder:
         self._writer = (
             SegmentWriter(segments_dir, self.number, segment_rows=SEGMENT_ROWS) if segments_dir else None
         )
-        # The coded inviter column is written by compactions only (a reader's view does without it). A base
-        # written before the column existed gets it here (``upgrades``), from its segments.
+        # The coded inviter and revenue columns are written by compactions only (a reader's view does without
+        # them). A base written before a column existed gets it here (``upgrades``), from its segments.
         self._inviters: InviterIds | None = None
+        self._revenues: RevenueCodes | None = None
         self.upgrades = False
         if segments_dir is not None:
             self._inviters = InviterIds.of(base.inviter_ids.values if base.inviter_ids else None)
-            self.upgrades = inviters.CODES not in base.cache and len(base.cache["person"]) > 0
+            self._revenues = RevenueCodes.of(
+                base.revenue_codes.array() if base.revenue_codes is not None else None
+            )
+            self.upgrades = len(base.cache["person"]) > 0 and not (
+                inviters.CODES in base.cache and revenues.CODES in base.cache
+            )
         self.added = 0
         self.duplicates = 0
 
@@ -292,8 +311,9 @@ class GenerationBuilder:
             self.sealed_rows += input_rows
             self._placed.append(-1)
         part = {"user": users, "ts": ts, "event": events, "channel": channels, "row": rows}
-        if self._inviters is not None:
+        if self._inviters is not None and self._revenues is not None:
             part[inviters.CODES] = self._inviters.encode(kept("inviter_id"))
+            part[revenues.CODES] = self._revenues.encode(kept("revenue"))
         self._parts.append(part)
         self.added += added
         return added, input_rows - added
@@ -346,36 +366,43 @@ class GenerationBuilder:
             offsets=offsets,
             inviter_ids=self._inviters,
             inviter_raw=inviter_raw,
+            revenue_codes=self._revenues,
         )
 
-    def _base_inviters(self) -> np.ndarray | None:
-        """The base rows' inviter codes in cache order (read from the segments for an old base)."""
-        if self._inviters is None:
-            return None
+    def _base_coded(self) -> dict[str, np.ndarray]:
+        """The base rows' inviter and revenue codes in cache order (read from the segments for an old base,
+        once for both); empty for a reader's view."""
+        if self._inviters is None or self._revenues is None:
+            return {}
         old = self.base.cache
-        if inviters.CODES in old:
-            return np.asarray(old[inviters.CODES])
+        found = {c: np.asarray(old[c]) for c in CODED if c in old}
+        missing = {c: source for c, source in _SOURCES.items() if c not in found}
+        if not missing:
+            return found
         if not self.upgrades:
-            return np.zeros(0, dtype=np.int32)
+            return found | {c: np.zeros(0, dtype=np.int32) for c in missing}
         assert self.segments_dir is not None
+        encoders = {inviters.CODES: self._inviters.encode, revenues.CODES: self._revenues.encode}
         by_row = inviters.codes_of_segments(
-            self.segments_dir, [s.name for s in self.base.segments], self._inviters
+            self.segments_dir,
+            [s.name for s in self.base.segments],
+            {source: encoders[c] for c, source in missing.items()},
         )
-        codes: np.ndarray = by_row[np.asarray(old["row"])]
-        return codes
+        rows = np.asarray(old["row"])
+        return found | {c: by_row[source][rows] for c, source in missing.items()}
 
     def _merged_cache(self, labels: np.ndarray, changed: np.ndarray) -> dict[str, np.ndarray]:
         old = dict(self.base.cache)
         columns: tuple[str, ...] = CACHE_COLUMNS
-        base_inviters = self._base_inviters()
-        if base_inviters is not None:
-            old[inviters.CODES] = base_inviters
-            columns = (*CACHE_COLUMNS, inviters.CODES)
+        base_coded = self._base_coded()
+        if base_coded:
+            old.update(base_coded)
+            columns = (*CACHE_COLUMNS, *CODED)
         person_old = np.asarray(old["person"])
         if len(changed) and len(person_old):
             person_old = labels[person_old]
         empty = {"user": np.zeros(0, np.int32), **_empty_cache()}
-        empty[inviters.CODES] = np.zeros(0, np.int32)
+        empty.update({c: np.zeros(0, np.int32) for c in CODED})
         new = {
             c: np.concatenate([p[c] for p in self._parts]) if self._parts else empty[c]
             for c in ("user", *columns[1:])
@@ -397,8 +424,8 @@ class GenerationBuilder:
             ),
             "row": np.concatenate([np.asarray(old["row"])[move], new["row"]]),
         }
-        if base_inviters is not None:
-            touched[inviters.CODES] = np.concatenate([base_inviters[move], new[inviters.CODES]])
+        for column in base_coded:
+            touched[column] = np.concatenate([base_coded[column][move], new[column]])
         order = sort_order(touched["person"], touched["ts"], touched["event"])
         result = {}
         for column in columns:
@@ -431,4 +458,5 @@ def rewrite_segments(gen: Generation, *, events_dir: Path, number: int) -> Gener
         offsets=np.asarray(gen.offsets),
         inviter_ids=gen.inviter_ids,
         inviter_raw=gen.inviter_raw,
+        revenue_codes=gen.revenue_codes,
     )

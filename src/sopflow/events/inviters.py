@@ -10,12 +10,15 @@ once at compaction it is one pass over a memory-mapped int32 column. In ``gen-<n
 - ``inviter_raw.npy`` (int32, one per inviter id): the raw-id code of the identity holding the same
   text, -1 when no raw id has it (an id nobody used, or used only later: recomputed at each compaction).
 
-Generations written before this column existed have none of the three; the next compaction (any import,
-or ``sopflow events compact``) adds them by reading the segments once, and readers go without meanwhile.
+Generations written before this column existed have none of the three; the next compaction that writes a
+generation (any import that adds events, ``sopflow events compact`` with events in the log, or
+``sopflow events compact --full``) adds them by reading the segments once, and readers go without
+meanwhile (referral then reads the text columns, as before).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,14 +79,21 @@ class InviterIds:
         return np.asarray(identity.codes_of(self.values), dtype=np.int32)
 
 
-def codes_of_segments(segments_dir: Path, names: list[str], ids: InviterIds) -> np.ndarray:
-    """Codes of every sealed row, in row order (the segments concatenated): for a generation written
-    before the column existed. One segment's column in memory at a time."""
-    parts = []
+def codes_of_segments(
+    segments_dir: Path, names: list[str], encoders: dict[str, Callable[[pa.ChunkedArray], np.ndarray]]
+) -> dict[str, np.ndarray]:
+    """Codes of every sealed row, in row order (the segments concatenated), of each column ``encoders``
+    names (``inviter_id``, ``revenue``): for a generation written before those columns existed. One
+    segment's columns in memory at a time."""
+    parts: dict[str, list[np.ndarray]] = {column: [] for column in encoders}
     for name in names:
-        column = pq.read_table(segments_dir / name, columns=["inviter_id"]).column(0)
-        parts.append(ids.encode(column))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+        table = pq.read_table(segments_dir / name, columns=list(encoders))
+        for column, encode in encoders.items():
+            parts[column].append(encode(table[column]))
+    return {
+        column: np.concatenate(found) if found else np.zeros(0, dtype=np.int32)
+        for column, found in parts.items()
+    }
 
 
 def save(folder: Path, ids: InviterIds, raw: np.ndarray) -> None:

@@ -4,7 +4,10 @@ The same contract as :mod:`sopflow.events.normalize_table` for files: each colum
 objects once per batch and checked column-wise (pyarrow/NumPy); a row that a vectorised check cannot settle
 goes to :func:`~sopflow.events.normalize.normalize_event`, the per-row reference, which either accepts it
 (a rarer spelling) or raises :class:`EventInvalid`. Rows keep their order, so the first bad row found is
-the one the reference would name first. A property test holds this module to the reference.
+the one the reference would name first. A property test holds this module to the reference. A producer
+that has split its events into columns already (the PostHog mapper, :mod:`sopflow.web.posthog_batch`)
+hands over :class:`RawColumns` instead of objects, and key matching is skipped. Properties are written
+by :mod:`sopflow.events.properties_text`.
 
 Why: per event, the reference spends ~30 µs in Python (key matching, seven text checks, JSON, MD5); a
 batch of 100 pays once for what can be shared, and the per-event part left is pulling values out of the
@@ -13,17 +16,14 @@ objects and writing ``properties`` (orjson where it writes exactly what :func:`j
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from functools import lru_cache, partial
-from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -31,7 +31,6 @@ from sopflow.events.headers import ANON_ID, BUILTIN_HEADERS, fold
 from sopflow.events.keys import md5_digests
 from sopflow.events.normalize import (
     DEFAULT_CURRENCY,
-    MAX_PROPERTIES_BYTES,
     MAX_TEXT_CHARS,
     SEPARATOR,
     STRIP_CHARS,
@@ -42,6 +41,7 @@ from sopflow.events.normalize import (
     parse_revenue,
     timestamp_us,
 )
+from sopflow.events.properties_text import dumps_properties, null_column, properties_column
 from sopflow.events.schema import ANON_ID_PROPERTY, EVENT_SCHEMA, IDENTIFY_EVENT
 from sopflow.events.timecolumn import epoch_to_us_column, parse_ts_column, string_buffers
 from sopflow.events.timeparse import EPOCH_SECONDS_BELOW, TS_MAX_US, TS_MIN_US
@@ -57,15 +57,8 @@ _CHECKED_TEXT = (*TEXT_FIELDS, "currency", ANON_ID)  # cleaned like text: stripp
 _STRIPPABLE_END = np.zeros(256, dtype=bool)
 _STRIPPABLE_END[[0x20, 0x09, 0x0D, 0x0A, 0xE3, 0xC2, 0x80, 0xA0]] = True
 _NONE = frozenset({type(None)})
-_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-# Floats orjson writes exactly as repr() does: Python switches to exponents outside [1e-4, 1e16).
-_PLAIN_FLOAT_MIN, _PLAIN_FLOAT_MAX = 1e-4, 1e16
-_EXTRA_SCALARS = frozenset({int, float, bool, dict, list})
-_DICT_OR_NONE = frozenset({dict, type(None)})
-_FLAT_PLAIN = frozenset({str, int, bool, float, type(None)})
-_DUMPS_SORTED = partial(orjson.dumps, option=orjson.OPT_SORT_KEYS)
-_SEPARATOR_VALUE = "\x00"
-_SEPARATOR_TEXT = b',"\\u0000",'  # how orjson writes the separator between two list elements
+
+__all__ = ["BatchResult", "RawColumns", "dumps_properties", "normalize_batch", "target_of"]
 
 # Errors that mean "this batch is not for the fast path" (odd types, unencodable text): the reference
 # then handles every row, and raises whatever it raises for them.
@@ -81,15 +74,54 @@ class BatchResult:
     per_row: int = 0  # rows the reference settled (for tests and profiling)
 
 
-@lru_cache(maxsize=64)
-def _null_column(n: int, kind: pa.DataType) -> pa.Array:
-    return pa.nulls(n, kind)  # immutable, so one per size and type serves every batch
-
-
 @lru_cache(maxsize=4096)
 def target_of(key: str) -> str | None:
     """The canonical field a raw key feeds (see :mod:`sopflow.events.headers`), ``None`` for a property."""
     return BUILTIN_HEADERS.get(fold(key))
+
+
+class RawColumns(Sequence[Mapping[str, Any]]):
+    """A batch of raw events that its producer has already split into canonical columns.
+
+    A producer that knows its keys (the PostHog mapper) pulls each field out of its own objects column-wise,
+    so the key matching of raw objects is skipped: ``fields`` maps canonical field names (the text fields,
+    ``revenue``, ``currency``) to one value per row (``None``: missing), ``ts_us`` holds each row's time in
+    UTC microseconds, ``properties`` each row's properties object (or ``None``). Indexing gives row ``i`` as
+    a raw event that the per-row reference reads to the same values (``row``): only rows the column checks
+    cannot settle are asked for.
+    """
+
+    def __init__(
+        self,
+        *,
+        fields: Mapping[str, Sequence[Any]],
+        ts_us: np.ndarray,
+        properties: Sequence[Any] | None,
+        row: Callable[[int], Mapping[str, Any]],
+    ) -> None:
+        self.fields = fields
+        self.ts_us = ts_us
+        self.properties = properties
+        self.row = row
+
+    def __len__(self) -> int:
+        return len(self.ts_us)
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        if isinstance(index, slice):
+            return [self.row(i) for i in range(len(self))[index]]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self.row(index % len(self))
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return map(self.row, range(len(self)))
 
 
 def normalize_batch(
@@ -103,14 +135,21 @@ def normalize_batch(
 
     With ``stop_at_first_error`` the rows after the first bad one are not looked at by the reference (an
     HTTP request is all-or-nothing); otherwise every bad row's error is listed, in input order.
+    ``raws`` may be :class:`RawColumns`, already split into columns.
     """
     n = len(raws)
     if n == 0:
         return BatchResult(EVENT_SCHEMA.empty_table())
-    plan = _plan(raws)
-    if plan is not None:
+    attempt: Callable[[], tuple[pa.Table, np.ndarray]] | None = None
+    if isinstance(raws, RawColumns):
+        attempt = partial(_fast_columns, raws)
+    else:
+        plan = _plan(raws)
+        if plan is not None:
+            attempt = partial(_fast, raws, plan, tz=tz, default_ts=default_ts)
+    if attempt is not None:
         try:
-            table, odd = _fast(raws, plan, tz=tz, default_ts=default_ts)
+            table, odd = attempt()
         except _DECLINED:
             pass
         else:
@@ -196,28 +235,43 @@ def _fast(
     if plan.given_properties is not None:
         wanted.append(plan.given_properties)
     values = _columns(raws, wanted)
+    fields = {name: values[key] for name, key in plan.fields.items()}
+    timestamps = _timestamps(fields.get("ts"), n, tz=tz, default_ts=default_ts)
+    extras: list[tuple[str, Sequence[Any] | None]] = [(name, values[key]) for name, key in plan.extras]
+    given = None if plan.given_properties is None else values[plan.given_properties]
+    return _settle(fields, timestamps, given, extras, n)
 
-    def column(field: str) -> Sequence[Any] | None:
-        key = plan.fields.get(field)
-        return None if key is None else values[key]
 
+def _fast_columns(raws: RawColumns) -> tuple[pa.Table, np.ndarray]:
+    """:func:`_fast` of a batch its producer has split into columns already."""
+    ts_us = np.ascontiguousarray(raws.ts_us, dtype=np.int64)
+    out_of_range = (ts_us < TS_MIN_US) | (ts_us >= TS_MAX_US)
+    return _settle(raws.fields, (ts_us, out_of_range), raws.properties, [], len(ts_us))
+
+
+def _settle(
+    fields: Mapping[str, Sequence[Any]],
+    timestamps: tuple[np.ndarray, np.ndarray],
+    given: Sequence[Any] | None,
+    extras: list[tuple[str, Sequence[Any] | None]],
+    n: int,
+) -> tuple[pa.Table, np.ndarray]:
+    """The canonical table of columns pulled out of the raw events (``fields`` by canonical name)."""
     odd = np.zeros(n, dtype=bool)
-    text, flags = _text_columns({name: column(name) for name in _CHECKED_TEXT}, n)
+    text, flags = _text_columns({name: fields.get(name) for name in _CHECKED_TEXT}, n)
     odd |= flags
     odd |= _nulls(text["event"]) | _nulls(text["user_id"])
-    if _may_identify(column("event")):
+    if _may_identify(fields.get("event")):
         text["event"] = _identify(text["event"])
-    ts_us, flags = _timestamps(column("ts"), n, tz=tz, default_ts=default_ts)
+    ts_us, flags = timestamps
     odd |= flags
-    revenue, flags = _revenue(column("revenue"), n)
+    revenue, flags = _revenue(fields.get("revenue"), n)
     odd |= flags
     currency, flags = _currency(text["currency"], revenue)
     odd |= flags
-    extras: list[tuple[str, Sequence[Any] | None]] = [(name, values[key]) for name, key in plan.extras]
     if text[ANON_ID].null_count < n:
-        extras.append((ANON_ID_PROPERTY, text[ANON_ID].to_pylist()))
-    given = None if plan.given_properties is None else values[plan.given_properties]
-    properties, flags = _properties(given, extras, n)
+        extras = [*extras, (ANON_ID_PROPERTY, text[ANON_ID].to_pylist())]
+    properties, flags = properties_column(given, extras, n)
     odd |= flags
     columns = {name: text[name] for name in TEXT_FIELDS}
     columns["ts"] = pa.Array.from_buffers(_TS_TYPE, n, [None, pa.py_buffer(ts_us)])
@@ -241,7 +295,7 @@ def _nulls(array: pa.Array) -> np.ndarray:
 def _text_columns(values: dict[str, Sequence[Any] | None], n: int) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Every text field cleaned as ``normalize._text`` does, checked in one stacked array for speed."""
     present = [name for name, column in values.items() if column is not None]
-    out = {name: _null_column(n, _STRING) for name in values if name not in present}
+    out = {name: null_column(n, _STRING) for name in values if name not in present}
     odd = np.zeros(n, dtype=bool)
     if not present:
         return out, odd
@@ -365,7 +419,7 @@ def _timestamps(
 def _revenue(values: Sequence[Any] | None, n: int) -> tuple[pa.Array, np.ndarray]:
     odd = np.zeros(n, dtype=bool)
     if values is None or set(map(type, values)) <= _NONE:
-        return _null_column(n, _REVENUE_TYPE), odd
+        return null_column(n, _REVENUE_TYPE), odd
     amounts = []
     for i, value in enumerate(values):
         try:
@@ -393,145 +447,6 @@ def _currency(currency: pa.Array, revenue: pa.Array) -> tuple[pa.Array, np.ndarr
             odd[i] = True
         codes.append(upper)
     return pa.array(codes, _STRING), odd
-
-
-def _properties(
-    given: Sequence[Any] | None, extras: list[tuple[str, Sequence[Any] | None]], n: int
-) -> tuple[pa.Array, np.ndarray]:
-    """JSON text of each row's properties, as ``normalize._properties`` writes it."""
-    odd = np.zeros(n, dtype=bool)
-    if given is None and not extras:
-        return _null_column(n, _STRING), odd
-    texts = _plain_texts(given) if not extras else None
-    if texts is None:
-        texts, odd = _texts_one_by_one(given, extras, n)
-    array = pa.array(texts, _STRING)
-    offsets, _data = string_buffers(array)
-    too_big = (offsets[1:] - offsets[:-1]) > MAX_PROPERTIES_BYTES
-    return array, odd | too_big
-
-
-def _plain_texts(given: Sequence[Any] | None) -> list[bytes | None] | None:
-    """The common case in one pass: objects (or nothing) whose values orjson writes as json does."""
-    if given is None or not set(map(type, given)) <= _DICT_OR_NONE:
-        return None
-    objects = [props for props in given if props]
-    values = list(chain.from_iterable(map(dict.values, objects)))
-    kinds = set(map(type, values))
-    if not kinds <= _FLAT_PLAIN:
-        return None  # nested objects or lists: checked one by one
-    if float in kinds:
-        floats = np.array([v for v in values if type(v) is float], dtype=np.float64)
-        magnitude = np.abs(floats)
-        if not (
-            (magnitude == 0.0) | ((magnitude >= _PLAIN_FLOAT_MIN) & (magnitude < _PLAIN_FLOAT_MAX))
-        ).all():
-            return None
-    try:
-        texts: list[bytes | None] = _dump_each(given)
-    except TypeError:  # keys that are not text, integers beyond 64 bits
-        return None
-    if len(objects) < len(given):  # no properties, or {}: no text
-        texts = [text if props else None for text, props in zip(texts, given, strict=True)]
-    return texts
-
-
-def _dump_each(objects: Sequence[Any]) -> list[bytes | None]:
-    """``orjson.dumps`` of each object, sorted keys, for the price of one call: the objects are written as one
-    list with a separator string between them, then cut at the separators. A separator can only appear
-    inside a value as an element of a list; then there are more pieces than objects and each is dumped
-    on its own."""
-    n = len(objects)
-    if n < 2:
-        return [_DUMPS_SORTED(value) for value in objects]
-    interleaved: list[Any] = [_SEPARATOR_VALUE] * (2 * n - 1)
-    interleaved[::2] = objects
-    pieces: list[bytes | None] = list(_DUMPS_SORTED(interleaved)[1:-1].split(_SEPARATOR_TEXT))
-    return pieces if len(pieces) == n else [_DUMPS_SORTED(value) for value in objects]
-
-
-def _texts_one_by_one(
-    given: Sequence[Any] | None, extras: list[tuple[str, Sequence[Any] | None]], n: int
-) -> tuple[list[bytes | None], np.ndarray]:
-    odd = np.zeros(n, dtype=bool)
-    texts: list[bytes | None] = [None] * n
-    for i in range(n):
-        props = given[i] if given is not None else None
-        merged: Any = props
-        if extras:
-            cleaned = _cleaned_extras(extras, i)
-            if cleaned is None:
-                odd[i] = True
-                continue
-            if cleaned:
-                if props is None:
-                    merged = cleaned
-                elif type(props) is dict:
-                    merged = dict(props)
-                    for key, value in cleaned.items():
-                        merged.setdefault(key, value)
-        if merged is None:
-            continue
-        if type(merged) is not dict:
-            odd[i] = True  # JSON text or a non-object: the reference parses or rejects it
-            continue
-        if merged:
-            texts[i] = dumps_properties(merged)
-    return texts, odd
-
-
-def _cleaned_extras(extras: list[tuple[str, Sequence[Any] | None]], i: int) -> dict[str, Any] | None:
-    cleaned: dict[str, Any] = {}
-    for key, column in extras:
-        value = column[i] if column is not None else None
-        if value is None:
-            continue
-        kind = type(value)
-        if kind is str:
-            value = value.strip(STRIP_CHARS)
-            if not value:
-                continue
-        elif kind not in _EXTRA_SCALARS:
-            return None  # dates, decimals…: the reference writes them out
-        cleaned[key] = value
-    return cleaned
-
-
-def dumps_properties(value: dict[str, Any]) -> bytes:
-    """``json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))`` as UTF-8, fast.
-
-    orjson writes the same bytes for text, integers, booleans, null, lists and objects with text keys, and
-    for floats whose ``repr`` has no exponent; anything else is written by :mod:`json` itself.
-    """
-    if _plain(value):
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # integers beyond 64 bits
-            pass
-    return _JSON.encode(value).encode()
-
-
-def _plain(value: Any) -> bool:
-    """Whether orjson writes ``value`` exactly as :mod:`json` does (checked without recursion for scalars)."""
-    kind = type(value)
-    if kind is dict:
-        for key, item in value.items():
-            if type(key) is not str:
-                return False
-            item_kind = type(item)
-            if item_kind is str or item_kind is int or item_kind is bool or item is None:
-                continue
-            if not _plain(item):
-                return False
-        return True
-    if kind is str or kind is int or kind is bool or value is None:
-        return True
-    if kind is float:
-        number: float = value
-        return number == 0.0 or _PLAIN_FLOAT_MIN <= abs(number) < _PLAIN_FLOAT_MAX
-    if kind is list:
-        return all(_plain(item) for item in value)
-    return False
 
 
 def _event_ids(columns: dict[str, pa.Array], ts_us: np.ndarray) -> pa.Array:

@@ -364,7 +364,8 @@ class EventStore:
 
     def _compact_locked(self, *, full: bool, started: float) -> CompactResult:
         manifest, sealed, builder = self._start_build()
-        if builder.added == 0 and sealed == manifest.get("sealed", {}) and not full:
+        # A generation written before the coded columns existed is rewritten once to gain them (upgrades).
+        if builder.added == 0 and sealed == manifest.get("sealed", {}) and not full and not builder.upgrades:
             builder.discard()
             base = builder.base
             return CompactResult(

@@ -45,6 +45,20 @@ def _print_json(value: object) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+def _audit(session: Session, action: str, key_id: int, details: dict[str, object]) -> None:
+    from sopflow.accounts.audit import record_audit
+    from sopflow.store.cli import actor
+
+    record_audit(
+        session=session,
+        actor=actor(None),
+        action=action,
+        target_kind="api_key",
+        target_id=key_id,
+        details=details,
+    )
+
+
 @app.command("create", help=_("Create an API key and print it once; only its hash is stored."))
 def create(
     name: str = typer.Argument(..., help=_("What the key is for, e.g. 'H5 landing page'")),
@@ -53,6 +67,12 @@ def create(
 ) -> None:
     with _session(workspace) as session:
         created = create_api_key(session=session, name=name)
+        _audit(
+            session,
+            "key.create",
+            created.record.id,
+            {"name": created.record.name, "prefix": created.record.prefix},
+        )
     if as_json:
         _print_json({**created.record.as_json(), "key": created.key})
         return
@@ -94,6 +114,7 @@ def revoke(
 ) -> None:
     with _session(workspace) as session:
         key = revoke_api_key(session=session, ref=ref)
+        _audit(session, "key.revoke", key.id, {"name": key.name, "prefix": key.prefix})
     if as_json:
         _print_json(key.as_json())
         return

@@ -40,6 +40,10 @@ anonymous id now known as ``distinct_id``, which is sopflow's identity link. An 
 ``$anon_distinct_id`` set to the alias, since both merge two ids into one person. ``$set`` and ``$set_once``
 given at the top level (posthog-python ``set()``, posthog-js ``identify()``) are kept as the properties
 ``$set``/``$set_once``, so person properties stay with the person's events.
+
+A request's events are mapped a field at a time for all of them (:mod:`sopflow.web.posthog_batch`, the fast
+path of ``/batch/``); :func:`to_canonical`, one event at a time, is the reference that path follows and
+takes over for any batch it declines (tests/web/test_posthog_batch.py holds the two to the same rows).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -205,12 +209,12 @@ def correctable_skew(measured: timedelta) -> timedelta:
     return excess if measured > timedelta(0) else -excess
 
 
-def _skew(sent_at: datetime | None, now: datetime) -> timedelta | None:
+def clock_skew(sent_at: datetime | None, now: datetime) -> timedelta | None:
     return None if sent_at is None else correctable_skew(sent_at - now)
 
 
 def event_time(event: Mapping[str, Any], *, now: datetime, sent_at: datetime | None, index: int) -> datetime:
-    return _event_time(event, now=now, skew=_skew(sent_at, now), index=index)
+    return _event_time(event, now=now, skew=clock_skew(sent_at, now), index=index)
 
 
 def _event_time(event: Mapping[str, Any], *, now: datetime, skew: timedelta | None, index: int) -> datetime:
@@ -234,7 +238,7 @@ def _event_time(event: Mapping[str, Any], *, now: datetime, skew: timedelta | No
     return now if ts - now > FUTURE_CUTOFF else ts
 
 
-def _distinct_id(event: Mapping[str, Any], props: Mapping[str, Any]) -> str | None:
+def distinct_id(event: Mapping[str, Any], props: Mapping[str, Any]) -> str | None:
     for value in (event.get("distinct_id"), event.get("$distinct_id"), props.get("distinct_id")):
         if value is None or value == "":
             continue
@@ -248,7 +252,7 @@ def _distinct_id(event: Mapping[str, Any], props: Mapping[str, Any]) -> str | No
     return None
 
 
-def _event_uuid(event: Mapping[str, Any], index: int) -> str | None:
+def event_uuid(event: Mapping[str, Any], index: int) -> str | None:
     value = event.get("uuid")
     if value in (None, ""):
         return None
@@ -265,14 +269,29 @@ def _event_uuid(event: Mapping[str, Any], index: int) -> str | None:
 
 def to_canonical(event: Any, *, now: datetime, sent_at: datetime | None, index: int) -> dict[str, Any]:
     """One PostHog event → a raw canonical event for ``normalize_event`` (see the module docs)."""
-    return _map_event(event, now=now, skew=_skew(sent_at, now), index=index, ts_as_us=False)
+    return _map_event(event, now=now, skew=clock_skew(sent_at, now), index=index, ts_as_us=False)
 
 
-def canonical_batch(events: list[Any], *, now: datetime, sent_at: datetime | None) -> list[dict[str, Any]]:
-    """:func:`to_canonical` of every event of a request, with ``ts`` as UTC microseconds where an integer
-    reads back as the same instant (after 1973, see :func:`sopflow.events.timeparse.epoch_to_us`), which
-    the batch normaliser takes column-wise instead of one datetime at a time."""
-    skew = _skew(sent_at, now)
+def canonical_batch(
+    events: list[Any], *, now: datetime, sent_at: datetime | None
+) -> Sequence[Mapping[str, Any]]:
+    """:func:`to_canonical` of every event of a request, for :func:`~sopflow.events.normalize_batch.normalize_batch`.
+
+    Usually column-wise (:mod:`sopflow.web.posthog_batch`, far cheaper per event); a batch that path declines
+    (an invalid event, a rare spelling) is mapped here event by event, with ``ts`` as UTC microseconds where
+    an integer reads back as the same instant (after 1973, see :func:`sopflow.events.timeparse.epoch_to_us`).
+    """
+    from sopflow.web.posthog_batch import canonical_columns  # it builds on this module
+
+    mapped: Sequence[Mapping[str, Any]] | None = canonical_columns(events, now=now, sent_at=sent_at)
+    if mapped is None:
+        mapped = canonical_rows(events, now=now, sent_at=sent_at)
+    return mapped
+
+
+def canonical_rows(events: list[Any], *, now: datetime, sent_at: datetime | None) -> list[dict[str, Any]]:
+    """:func:`canonical_batch` event by event (the reference for the column-wise mapping)."""
+    skew = clock_skew(sent_at, now)
     return [
         _map_event(event, now=now, skew=skew, index=index, ts_as_us=True)
         for index, event in enumerate(events)
@@ -298,7 +317,7 @@ def _map_event(
             field=f"batch[{index}].properties",
         )
     props = dict(raw_props or {})
-    user_id = _distinct_id(event, props)
+    user_id = distinct_id(event, props)
     if user_id is None:
         raise invalid(
             _("event {index}: event submitted without a distinct_id", index=index),
@@ -322,7 +341,7 @@ def _map_event(
         if us >= EPOCH_MILLIS_BELOW:
             ts = us
     raw: dict[str, Any] = {"event": name, "user_id": user_id, "ts": ts}
-    event_id = _event_uuid(event, index)
+    event_id = event_uuid(event, index)
     if event_id is not None:
         raw["event_id"] = event_id
     for column in PICKED:

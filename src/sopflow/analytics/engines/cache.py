@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -42,6 +43,21 @@ class CacheArrays:
     event_names: list[str]
     channel_names: list[str]
     person: np.ndarray | None = None
+    coded: CodedColumns | None = None
+
+
+@dataclass
+class CodedColumns:
+    """The coded inviter and revenue columns of a generation that has them (see
+    :mod:`sopflow.events.inviters`, :mod:`sopflow.events.revenues`), and the identity facts to resolve the
+    inviter ids: aligned with the cache rows, like ``ts``."""
+
+    inviter: np.ndarray  # int32 per row: code into the inviter ids, -1 none
+    inviter_raw: np.ndarray  # int32 per inviter code: raw-id code holding the same text, -1 none
+    inviter_ids: BinaryIO  # the ``inviters.arrow`` file (read on demand)
+    revenue: np.ndarray  # int32 per row: code into ``revenue_units``, -1 none
+    revenue_units: np.ndarray  # int64 per code: the exact amount, unscaled (4 decimals)
+    has_events: np.ndarray  # bool per raw-id code: some event has it as ``user_id``
 
 
 @dataclass
@@ -79,6 +95,7 @@ def open_sealed(events_dir: Path) -> tuple[CacheArrays, SealedFiles] | None:
             event_names=names["events"],
             channel_names=names["channels"],
             person=array("person"),
+            coded=_coded_columns(folder, array),
         )
         files = SealedFiles(
             segments=[
@@ -90,6 +107,24 @@ def open_sealed(events_dir: Path) -> tuple[CacheArrays, SealedFiles] | None:
             identified=array("identified"),
         )
     return arrays, files
+
+
+def _coded_columns(folder: Path, array: Callable[[str], np.ndarray]) -> CodedColumns | None:
+    """The generation's coded columns, when it has them all (a generation written before them has none)."""
+    names = ("inviter", "inviter_raw", "revenue", "revenue_units")
+    if (
+        not all((folder / f"{name}.npy").exists() for name in names)
+        or not (folder / "inviters.arrow").exists()
+    ):
+        return None
+    return CodedColumns(
+        inviter=array("inviter"),
+        inviter_raw=array("inviter_raw"),
+        inviter_ids=open(folder / "inviters.arrow", "rb"),  # held for later reads
+        revenue=array("revenue"),
+        revenue_units=array("revenue_units"),
+        has_events=array("has_events"),
+    )
 
 
 def _has_unsealed_log(wal_dir: Path, sealed: dict[str, int]) -> bool:

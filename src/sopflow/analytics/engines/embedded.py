@@ -2,7 +2,8 @@
 
 Person, time and event come from the memory-mapped cache (already grouped by person and ordered by
 time), so a metric that needs only those reads no Parquet at all. Other properties are fetched by row
-number from the same snapshot's segments; keys of the ``properties`` JSON are extracted by DuckDB.
+number from the same snapshot's segments; keys of the ``properties`` JSON are extracted by DuckDB. A model
+that can use the cache's coded columns directly (referral: inviters and revenue) asks :meth:`map_cache`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from sopflow.analytics.engines.cache import CacheArrays, SealedFiles, open_sealed
+from sopflow.analytics.engines.cache import CacheArrays, CodedColumns, SealedFiles, open_sealed
 from sopflow.analytics.frame import (
     Coded,
     FrameRequest,
@@ -36,6 +37,54 @@ if TYPE_CHECKING:
 _JSON_BATCH = 1 << 20
 
 
+@dataclass(frozen=True)
+class CachedEvents:
+    """The sealed cache as it is, for a function that reads it directly (see :meth:`EmbeddedEngine.map_cache`).
+
+    Persons are the cache's, in ``offsets`` order (person ``i`` owns rows ``offsets[i]:offsets[i+1]``); their
+    codes are ``person[offsets[:-1]]``, a raw-id code each (identity ``labels`` map raw ids to them). ``frame``
+    answers a :class:`FrameRequest` on the same snapshot (events ``None``: rows in the cache's order).
+    """
+
+    arrays: CacheArrays
+    coded: CodedColumns
+    files: SealedFiles
+    frame: Callable[[FrameRequest], PersonFrame]
+
+    @property
+    def person(self) -> np.ndarray:
+        assert self.arrays.person is not None
+        return self.arrays.person
+
+    @property
+    def labels(self) -> np.ndarray:
+        assert self.files.labels is not None
+        return self.files.labels
+
+    @property
+    def identified(self) -> np.ndarray:
+        assert self.files.identified is not None
+        return self.files.identified
+
+    def raw_ids(self) -> pa.Array:
+        """Every raw id, by code."""
+        import pyarrow as pa
+
+        assert self.files.raw_ids is not None
+        self.files.raw_ids.seek(0)
+        return pa.ipc.open_file(self.files.raw_ids).read_all()["id"].combine_chunks()
+
+    def inviter_ids(self) -> pa.Array:
+        """The inviter ids, by inviter code."""
+        import pyarrow as pa
+
+        self.coded.inviter_ids.seek(0)
+        return pa.ipc.open_file(self.coded.inviter_ids).read_all()["id"].combine_chunks()
+
+
+Answer = TypeVar("Answer")
+
+
 @dataclass
 class EmbeddedEngine:
     """One consistent snapshot of the events, read lazily."""
@@ -46,6 +95,8 @@ class EmbeddedEngine:
     name: str = "duckdb"
     _columns: dict[str, pa.ChunkedArray] = field(default_factory=dict)
     _answers: dict[tuple[FrameRequest, PersonFunction], PersonTable] = field(default_factory=dict)
+    files: SealedFiles | None = None  # the sealed generation's files (None: a folded log or a file)
+    _cache_answers: dict[Any, Any] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -59,7 +110,12 @@ class EmbeddedEngine:
         sealed = open_sealed(workspace.events_dir)
         if sealed is not None:
             arrays, files = sealed
-            return cls(arrays, lambda name: _read_segments(files, name), lambda: _person_ids(arrays, files))
+            return cls(
+                arrays,
+                lambda name: _read_segments(files, name),
+                lambda: _person_ids(arrays, files),
+                files=files,
+            )
         return cls._open_snapshot(workspace)
 
     @classmethod
@@ -110,6 +166,22 @@ class EmbeddedEngine:
         if known is None:
             known = self._answers[(request, fn)] = fn(self.frame(request))
         return known
+
+    def map_cache(self, fn: Callable[[CachedEvents], Answer]) -> Answer | None:
+        """``fn`` over the sealed cache itself, when this snapshot is one with the coded columns (``None``
+        otherwise: the caller falls back to :meth:`map_persons`). Answered once per (hashable) function."""
+        coded = self.arrays.coded
+        if coded is None or self.files is None or self.arrays.person is None:
+            return None
+        events = CachedEvents(self.arrays, coded, self.files, self.frame)
+        try:
+            if fn in self._cache_answers:
+                known: Answer = self._cache_answers[fn]
+                return known
+        except TypeError:  # an unhashable function: no memory
+            return fn(events)
+        answer = self._cache_answers[fn] = fn(events)
+        return answer
 
     def frame(self, request: FrameRequest) -> PersonFrame:
         view = self.arrays

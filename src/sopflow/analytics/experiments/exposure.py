@@ -39,7 +39,7 @@ class ExposureKernel:
         spec = self.spec
         columns = ["step", "variant"]
         if spec.campaign is not None:
-            columns.append("campaign")
+            columns += ["campaign", "campaign_id"]
         events: set[str] | None = {EXPOSURE_EVENT}
         for metric in spec.metrics:
             columns += [c.prop for c in metric.conditions]
@@ -65,7 +65,9 @@ class ExposureKernel:
         of_step = event == frame.event_code(EXPOSURE_EVENT)
         of_step &= _is_value(frame.columns["step"], spec.step)
         if spec.campaign is not None:
-            of_step &= _is_value(frame.columns["campaign"], spec.campaign)
+            # a campaign run by sopflow's worker is named by its id or its name; a simulated one by its name
+            named = _is_value(frame.columns["campaign"], spec.campaign)
+            of_step &= named | _is_value(frame.columns["campaign_id"], spec.campaign)
         touch = of_step & (codes >= 0)
         rows = np.flatnonzero(touch)
         owners = person[rows]

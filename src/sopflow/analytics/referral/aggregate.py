@@ -27,6 +27,7 @@ import numpy as np
 
 from sopflow.analytics.engines.spark_worker import empty_frame
 from sopflow.analytics.frame import Engine, PersonTable
+from sopflow.analytics.referral.cached import cached_referral
 from sopflow.analytics.referral.definition import InvitersStage, ReferralKernel
 from sopflow.analytics.referral.tree import Tree, build_tree
 from sopflow.analytics.timerange import TimeRange, from_micros
@@ -175,17 +176,29 @@ def _ratio(top: int, bottom: int) -> float | None:
 
 
 def compute_referral(engine: Engine, spec: ReferralSpec) -> ReferralResult:
-    """Referral of ``spec`` over the events ``engine`` reads."""
+    """Referral of ``spec`` over the events ``engine`` reads.
+
+    Over a workspace's analytics cache with the coded inviter and revenue columns, one compiled pass over
+    the cache (:mod:`sopflow.analytics.referral.cached`); otherwise (Spark, ``--events`` files, a store
+    with an unsealed log or written before those columns) the per-person function over read columns.
+    """
     kernel = ReferralKernel(spec.range, spec.inviters_stage)
+    cached = cached_referral(engine, kernel)
+    if cached is not None:
+        rows, tree = cached
+        return aggregate(rows, spec=spec, engine=engine.name, tree=tree)
     rows = engine.map_persons(kernel.request(), kernel)
     if not rows:  # an engine that read nobody may hand back no columns at all
         rows = kernel(empty_frame(kernel.request()))
     return aggregate(rows, spec=spec, engine=engine.name)
 
 
-def aggregate(rows: PersonTable, *, spec: ReferralSpec, engine: str) -> ReferralResult:
-    """The result from the per-person rows of :class:`ReferralKernel` (any engine, any row order)."""
-    tree = build_tree(rows)
+def aggregate(
+    rows: PersonTable, *, spec: ReferralSpec, engine: str, tree: Tree | None = None
+) -> ReferralResult:
+    """The result from the per-person rows of :class:`ReferralKernel` (any engine, any row order), or from
+    the numbers of the cached pass and its ``tree`` (whose first nodes are the rows)."""
+    tree = build_tree(rows) if tree is None else tree
     n = tree.persons
     first_ts = np.asarray(rows["first_ts"], dtype=np.int64)
     active = np.zeros(len(tree.ids), dtype=bool)
@@ -261,10 +274,11 @@ def _sharers(
     if len(sharing) > top:  # only those tied with the top-th count or above can be chosen
         floor = np.partition(children[sharing], len(sharing) - top)[len(sharing) - top]
         sharing = sharing[children[sharing] >= floor]
-    chosen = sorted(sharing.tolist(), key=lambda i: (-int(children[i]), tree.ids[i]))[:top]
+    names = dict(zip(sharing.tolist(), tree.ids.take(sharing.tolist()), strict=True))
+    chosen = sorted(names, key=lambda i: (-int(children[i]), names[i]))[:top]
     return [
         Sharer(
-            person=tree.ids[i],
+            person=names[i],
             known=bool(active[i]),
             generation=int(tree.generation[i]),
             invitees=int(children[i]),
@@ -290,13 +304,14 @@ class _Links:
         arrived = np.full(len(tree.ids), np.iinfo(np.int64).max, dtype=np.int64)  # unknown: last
         known = self.first_ts >= 0
         arrived[: tree.persons][known] = self.first_ts[known]
-        ids = np.array(tree.ids, dtype=object)[nodes]
+        names = dict(zip(nodes.tolist(), tree.ids.take(nodes.tolist()), strict=True))  # parents among them
+        ids = np.array(list(names.values()), dtype=object)
         order = nodes[np.lexsort((ids, arrived[nodes], tree.generation[nodes]))]
         last = np.iinfo(np.int64).max
         return [
             TreeRow(
-                person=tree.ids[i],
-                inviter=tree.ids[int(tree.parent[i])] if invited[i] else None,
+                person=names[i],
+                inviter=names[int(tree.parent[i])] if invited[i] else None,
                 generation=int(tree.generation[i]),
                 first_ts=from_micros(int(arrived[i]), tz).isoformat() if arrived[i] != last else None,
             )

@@ -10,11 +10,16 @@ its member who arrived first (smallest ``first_ts``, then id): that member keeps
 not have been invited by someone who came later. Generations: 0 for nodes without an inviter, g + 1 for
 nodes invited by a node of generation g, found by pointer doubling (log₂ n NumPy passes, so a long chain
 costs no more than a Python loop over it).
+
+The node ids are :class:`Names`: a plain list here, or names looked up on demand when the tree was built
+from the analytics cache (:mod:`sopflow.analytics.referral.cached`), where most are never shown.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -22,9 +27,29 @@ from sopflow.analytics.frame import Coded, PersonTable
 from sopflow.analytics.referral.definition import ALIAS_SEP
 
 
+class Names(Protocol):
+    """The id shown for each node (unknown inviters: the raw inviter id)."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, nodes: Sequence[int]) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class ListNames:
+    values: list[str]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def take(self, nodes: Sequence[int]) -> list[str]:
+        values = self.values
+        return [values[i] for i in nodes]
+
+
 @dataclass(frozen=True)
 class Tree:
-    ids: list[str]  # node → the id shown (unknown inviters: the raw inviter id)
+    ids: Names
     persons: int  # nodes [0, persons) are rows of the per-person table
     parent: np.ndarray  # node → inviter node, −1 for none
     generation: np.ndarray
@@ -44,13 +69,18 @@ def build_tree(rows: PersonTable) -> Tree:
     n = len(ids)
     first_ts = np.asarray(rows["first_ts"], dtype=np.int64)
     parent, self_invites = _resolve(rows, ids)
-    parent[:n][first_ts < 0] = -1  # not a person in range: invited by nobody we count
+    return tree_of(parent, n, ListNames(ids), first_ts, self_invites)
+
+
+def tree_of(parent: np.ndarray, persons: int, ids: Names, first_ts: np.ndarray, self_invites: int) -> Tree:
+    """The tree of resolved links: ``parent`` per node (persons first, self-invites already dropped)."""
+    parent[:persons][first_ts < 0] = -1  # not a person in range: invited by nobody we count
     generation, cyclic = _generations(parent)
     cycles = 0
     if cyclic.any():
         cycles = _break_cycles(parent, cyclic, first_ts, ids)
         generation, cyclic = _generations(parent)
-    return Tree(ids, n, parent, generation, self_invites, cycles)
+    return Tree(ids, persons, parent, generation, self_invites, cycles)
 
 
 def _resolve(rows: PersonTable, ids: list[str]) -> tuple[np.ndarray, int]:
@@ -95,11 +125,13 @@ def _generations(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return depth, has[jump]
 
 
-def _break_cycles(parent: np.ndarray, cyclic: np.ndarray, first_ts: np.ndarray, ids: list[str]) -> int:
+def _break_cycles(parent: np.ndarray, cyclic: np.ndarray, first_ts: np.ndarray, ids: Names) -> int:
     """Cut each cycle among the ``cyclic`` nodes at its earliest member; returns how many were cut."""
+    nodes = np.flatnonzero(cyclic).tolist()
+    names = dict(zip(nodes, ids.take(nodes), strict=True))  # members of cycles are among these
     state: dict[int, int] = {}  # 1: on the current walk, 2: done
     cut = 0
-    for start in np.flatnonzero(cyclic).tolist():
+    for start in nodes:
         walk = []
         node = start
         while node >= 0 and node not in state:
@@ -108,7 +140,7 @@ def _break_cycles(parent: np.ndarray, cyclic: np.ndarray, first_ts: np.ndarray, 
             node = int(parent[node])
         if node >= 0 and state.get(node) == 1:
             members = walk[walk.index(node) :]
-            earliest = min(members, key=lambda m: (_arrival(first_ts, m), ids[m]))
+            earliest = min(members, key=lambda m: (_arrival(first_ts, m), names[m]))
             parent[earliest] = -1
             cut += 1
         for member in walk:

@@ -34,12 +34,18 @@ def write_report(
     out: Path,
     return_event: str | None = None,
     now: datetime | None = None,
+    campaign: Any = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Collect, render and write the report atomically; returns the file and the collected data."""
     from sopflow.playbook.render.output import write_atomic
 
     report = collect_report(
-        engine=engine, playbook=playbook, time_range=time_range, return_event=return_event, now=now
+        engine=engine,
+        playbook=playbook,
+        time_range=time_range,
+        return_event=return_event,
+        now=now,
+        campaign=campaign,
     )
     path = write_atomic(out, report_html(report).encode("utf-8"))
     return path, report

@@ -101,3 +101,10 @@ def experiments_json(inputs: Inputs) -> dict[str, Any]:
     report_data = _find("sopflow.analytics.experiments.report", "report_data")
     data: dict[str, Any] = report_data(engine=inputs.engine, playbook=inputs.playbook)
     return data
+
+
+def campaign_json(inputs: Inputs, run: Any) -> dict[str, Any]:
+    """The per-step table of a campaign run (``sopflow.analytics.targets.campaign_steps``)."""
+    compute = _find("sopflow.analytics.targets.campaign_steps", "compute_campaign_steps")
+    data: dict[str, Any] = compute(engine=inputs.engine, run=run, time_range=inputs.time_range).as_json()
+    return data

@@ -10,6 +10,8 @@ models share the reading) and returns::
      "sections": {"funnel" | "aarrr" | "retention" | "referral" | "roi" | "targets" | "experiments":
                   {"available": bool, "problem": null | text, "data": null | {...}}}}
 
+With a campaign, the section ``campaign`` follows: the JSON of its per-step table.
+
 Section data: ``funnel``: the JSON of ``sopflow funnel`` for the playbook's stages (by channel);
 ``retention``: ``{"result": compute_retention JSON, "start_stage", "return_stage"}``; ``referral``:
 ``{"result": compute_referral JSON, "tree": top_of_tree(...)}``; the others: the model's JSON as is.
@@ -30,6 +32,7 @@ from sopflow.analytics.report.adapters import (
     Inputs,
     ModelMissing,
     aarrr_json,
+    campaign_json,
     experiments_json,
     funnel_json,
     referral_json,
@@ -59,8 +62,11 @@ def collect_report(
     time_range: TimeRange,
     return_event: str | None = None,
     now: datetime | None = None,
+    campaign: Any = None,
 ) -> dict[str, Any]:
-    """Every section's data; ``return_event`` overrides the playbook's for the retention heatmap."""
+    """Every section's data; ``return_event`` overrides the playbook's for the retention heatmap;
+    ``campaign`` (a :class:`~sopflow.analytics.targets.campaign_steps.CampaignRun`) adds the section
+    ``campaign``, its per-step table, after the others."""
     tz = time_range.tz
     bounds = engine.time_bounds()
     inputs = Inputs(engine=engine, playbook=playbook, time_range=time_range)
@@ -72,7 +78,9 @@ def collect_report(
         "roi": lambda: roi_json(inputs),
         "targets": lambda: targets_json(inputs),
         "experiments": lambda: experiments_json(inputs),
+        "campaign": lambda: campaign_json(inputs, campaign),
     }
+    keys = SECTIONS if campaign is None else (*SECTIONS, "campaign")
     meta = playbook.meta
     channels = {c.id: c.name for c in playbook.channels}
     channels.setdefault(REFERRAL_CHANNEL, channel_name(playbook, REFERRAL_CHANNEL))
@@ -98,7 +106,7 @@ def collect_report(
             {"id": s.id, "name": s.name, "event": s.event, "aarrr": s.aarrr, "expected_rate": s.expected_rate}
             for s in playbook.funnel.stages
         ],
-        "sections": {key: _section(builders[key]) for key in SECTIONS},
+        "sections": {key: _section(builders[key]) for key in keys},
     }
 
 

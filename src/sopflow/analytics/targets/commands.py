@@ -1,6 +1,9 @@
 """``sopflow targets``: every target of the playbook against the data, and the three biggest findings.
 
 ``--json`` prints :meth:`TargetsResult.as_json` (shape in :mod:`sopflow.analytics.targets.aggregate`).
+With ``--campaign ID`` it also shows the campaign's per-step table (touched → reacted → converted, revenue,
+per script variant; :mod:`sopflow.analytics.targets.campaign_steps`), under the key ``campaign`` in
+``--json``; the playbook is then the campaign's frozen version unless ``--playbook`` is given.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ STATUS_STYLES = {"met": "green", "near": "yellow", "missed": "red", "no_data": "
 
 
 def targets_command(
-    playbook: Path = typer.Option(..., "--playbook", help=_("Playbook file with the targets")),
+    playbook: Path | None = typer.Option(None, "--playbook", help=_("Playbook file with the targets")),
     costs: Path | None = options.costs_option(),
     attribution: str = options.attribution_option(),
     start: str | None = options.from_option(),
@@ -31,18 +34,39 @@ def targets_command(
     engine: str = options.engine_option(),
     workspace: Path | None = options.workspace_option(),
     as_json: bool = options.json_option(),
+    campaign: int | None = typer.Option(
+        None,
+        "--campaign",
+        help=_("Also show this campaign's per-step table: touched, reacted, converted, revenue per variant"),
+    ),
 ) -> None:
+    from sopflow.analytics.targets.campaign_view import campaign_session, print_campaign_steps
+
     chosen = options.parse_attribution(attribution)
-    session = open_session(
-        playbook=playbook,
-        workspace=workspace,
-        events=events,
-        engine=engine,
-        start=start,
-        end=end,
-        tz=tz,
-        costs=costs,
-    )
+    if campaign is None:
+        session = open_session(
+            playbook=require_playbook(playbook),
+            workspace=workspace,
+            events=events,
+            engine=engine,
+            start=start,
+            end=end,
+            tz=tz,
+            costs=costs,
+        )
+        run = None
+    else:
+        session, run = campaign_session(
+            campaign_id=campaign,
+            playbook=playbook,
+            workspace=workspace,
+            events=events,
+            engine=engine,
+            start=start,
+            end=end,
+            tz=tz,
+            costs=costs,
+        )
     result = compute_targets(
         engine=session.engine,
         playbook=session.playbook,
@@ -50,10 +74,28 @@ def targets_command(
         cost_rows=session.cost_rows,
         attribution=chosen,
     )
+    steps = None
+    if run is not None:
+        from sopflow.analytics.targets.campaign_steps import compute_campaign_steps
+
+        steps = compute_campaign_steps(engine=session.engine, run=run, time_range=session.time_range)
     if as_json:
-        options.echo_json(result.as_json())
+        data = result.as_json()
+        if steps is not None:
+            data["campaign"] = steps.as_json()
+        options.echo_json(data)
         return
     _print(result)
+    if steps is not None:
+        print_campaign_steps(steps)
+
+
+def require_playbook(playbook: Path | None) -> Path:
+    if playbook is None:
+        from sopflow.errors import InvalidInput
+
+        raise InvalidInput(_("give --playbook FILE, or --campaign ID to use the campaign's playbook version"))
+    return playbook
 
 
 def _print(result: TargetsResult) -> None:

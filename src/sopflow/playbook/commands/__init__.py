@@ -12,4 +12,5 @@ from sopflow.playbook.commands import (  # noqa: E402, F401
     render,
     templates,
     validate,
+    versions,
 )

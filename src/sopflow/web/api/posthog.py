@@ -77,6 +77,10 @@ async def capture_events(services: Services, request: IngestRequest) -> dict[str
     _check_token(token, found)
     inline = inline and len(captured.events) <= INLINE_MAX_EVENTS
     table = await cpu_work(inline, _canonical_table, services, captured, now)
+    # The request waits for its commit holding only what it stores, as the native endpoint does: eight
+    # requests keeping their parsed JSON alive through the fdatasync made the garbage collector promote and
+    # rescan those objects over and over (8 clients, 120,000 events: about 260 collections, 1 µs per event).
+    del body, captured
     await services.ingestor.append(table)
     return {"status": 1}
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sopflow.analytics.report.format import moment
 from sopflow.analytics.report.view.blocks import Page, SectionView, range_text
+from sopflow.analytics.report.view.campaign import campaign_section
 from sopflow.analytics.report.view.cohorts import referral_section, retention_section
 from sopflow.analytics.report.view.experiments import experiments_section
 from sopflow.analytics.report.view.funnel import aarrr_section, funnel_section
@@ -25,6 +26,7 @@ BUILDERS: dict[str, Builder] = {
     "roi": roi_section,
     "targets": targets_section,
     "experiments": experiments_section,
+    "campaign": campaign_section,
 }
 TITLES = {
     "funnel": N_("Funnel"),
@@ -34,6 +36,7 @@ TITLES = {
     "roi": N_("ROI by channel"),
     "targets": N_("Targets vs actual"),
     "experiments": N_("Experiments (script A/B tests)"),
+    "campaign": N_("Campaign steps (touch → reaction → conversion)"),
 }
 
 
