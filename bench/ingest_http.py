@@ -266,7 +266,6 @@ def _step_costs() -> dict[str, float]:
             now = datetime.now(UTC)
 
             def mapped() -> list[Any]:
-                # canonical_batch takes its list over (empties it): each try hands over a copy
                 return [canonical_batch(list(c.events), now=now, sent_at=c.sent_at) for c in captured]
 
             mapping = _cpu_us_per_event(mapped, events)

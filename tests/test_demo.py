@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,3 +19,14 @@ def test_demo_writes_the_report_and_says_where(tmp_path: Path, run_cli: Callable
     for section in ("funnel", "aarrr", "retention", "referral", "roi", "targets"):
         assert f'<section id="{section}">' in html  # every section available, none "not available"
     assert "暂无数据" not in html
+    # 8. the demo campaign: reminders delivered to the local receiver, and the status that follows
+    from sopflow.channels.receivers.webhook_receiver import read_log
+
+    assert "8. 执行活动" in result.stdout
+    received = read_log(folder / "workspace" / "demo-receiver.jsonl")
+    assert received and not any(r.duplicate for r in received)
+    status = run_cli(["campaign", "status", "1", "--workspace", str(folder / "workspace"), "--json"])
+    assert status.exit_code == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["progress"]["executed"] == data["progress"]["due"] == len(received)
+    assert data["states"].get("sent") == len(received)

@@ -292,7 +292,7 @@ def test_a_slow_receiver_keeps_the_lease_alive_so_no_other_worker_takes_the_task
 ) -> None:
     import time
 
-    options = replace(FAST, lease_seconds=1, request_timeout=5)
+    options = replace(FAST, lease_seconds=1, request_timeout=5, max_passes=4)
     with database(database_url) as db:
         endpoint(db, "hook", "webhook", receiver.url, SECRET)
         post = set_due(db, campaign(db, notify={"*": "hook"}), "post", utcnow() - timedelta(seconds=1))

@@ -11,20 +11,16 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from sopflow.campaign.staff import StaffPublic, add_staff, list_staff, reports_of, set_active, update_staff
 from sopflow.i18n import _
-from sopflow.settings import load_settings
-from sopflow.store.database import open_app_database
+from sopflow.store.cli import app_session as _session
+from sopflow.store.cli import print_json as _print_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
@@ -33,20 +29,6 @@ JSON_HELP = _("Print a machine-readable result")
 MANAGER_HELP = _("Who this person's overdue tasks escalate to (a staff name)")
 EMAIL_HELP = _("Email address for reminders")
 WECOM_HELP = _("WeCom (企业微信) userid, as in the WeCom admin console")
-
-
-@contextmanager
-def _session(workspace: Path | None) -> Iterator[Session]:
-    database = open_app_database(load_settings(home=workspace))
-    try:
-        with database.session() as session:
-            yield session
-    finally:
-        database.close()
-
-
-def _print_json(value: object) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def _describe(person: StaffPublic) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from sopflow.campaign.worker import Notice, WorkerOptions, run_worker
+from sopflow.errors import SopflowError
 from sopflow.i18n import _
 from sopflow.settings import load_settings
 from sopflow.store.database import open_app_database
@@ -102,7 +103,11 @@ def worker_command(
 
 def main() -> None:
     """``python -m sopflow.campaign.worker_command``: the command on its own (tests, benchmarks)."""
-    typer.run(worker_command)
+    try:
+        typer.run(worker_command)
+    except SopflowError as exc:  # typer.run lets it through: show it as the CLI does, without a traceback
+        typer.echo(exc.message, err=True)
+        raise SystemExit(exc.exit_code) from None
 
 
 if __name__ == "__main__":

@@ -72,13 +72,23 @@ class DeliveryResult:
 class DeliveryError(Exception):
     """The receiver refused or could not be reached. ``retryable``: a later attempt may succeed (network
     errors, 5xx, rate limits, the receiver's "busy" codes); ``retry_after``: seconds the receiver asked to
-    wait, if it said. ``message`` is the receiver's error text (never containing the endpoint's secret)."""
+    wait, if it said. ``message`` is the receiver's error text (never containing the endpoint's secret).
+    ``outcome_unknown``: the request left and no answer came back (a read timeout, a dropped connection), so
+    the message may have arrived; a receiver that cannot deduplicate must not simply get it again."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
         self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
 
 
 class Adapter(Protocol):

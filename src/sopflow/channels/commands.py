@@ -14,42 +14,24 @@ process list.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from sopflow.channels.endpoints import add_endpoint, list_endpoints, remove_endpoint, send_test_message
 from sopflow.channels.registry import ADAPTERS
 from sopflow.errors import InvalidInput
 from sopflow.i18n import _
-from sopflow.settings import load_settings
-from sopflow.store.database import open_app_database
+from sopflow.store.cli import app_session as _session
+from sopflow.store.cli import print_json as _print_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 WORKSPACE_HELP = _("Workspace folder (default: $SOPFLOW_HOME, else ./sopflow-data)")
 JSON_HELP = _("Print a machine-readable result")
-
-
-@contextmanager
-def _session(workspace: Path | None) -> Iterator[Session]:
-    database = open_app_database(load_settings(home=workspace))
-    try:
-        with database.session() as session:
-            yield session
-    finally:
-        database.close()
-
-
-def _print_json(value: object) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def parse_options(values: list[str]) -> dict[str, str]:

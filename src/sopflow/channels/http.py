@@ -141,15 +141,25 @@ def send_request(
     shown = mask_url(url)
     try:
         response = client.request(method, url, json=json_body, content=content, headers=headers, files=files)
+    except (httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ConnectError) as exc:
+        # Nothing left this machine: sending again cannot make a duplicate.
+        reason = scrub(str(exc) or type(exc).__name__, hidden)
+        raise DeliveryError(
+            _("cannot reach {receiver} at {url}: {reason}", receiver=receiver, url=shown, reason=reason),
+            retryable=True,
+        ) from None
     except httpx.TimeoutException:
         raise DeliveryError(
-            _("{receiver} at {url} did not answer in time", receiver=receiver, url=shown), retryable=True
+            _("{receiver} at {url} did not answer in time", receiver=receiver, url=shown),
+            retryable=True,
+            outcome_unknown=True,
         ) from None
     except httpx.HTTPError as exc:
         reason = scrub(str(exc) or type(exc).__name__, hidden)
         raise DeliveryError(
             _("cannot reach {receiver} at {url}: {reason}", receiver=receiver, url=shown, reason=reason),
             retryable=True,
+            outcome_unknown=True,
         ) from None
     if response.status_code == 429 or response.status_code >= 500:
         raise DeliveryError(

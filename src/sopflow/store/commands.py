@@ -9,9 +9,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -20,29 +17,14 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from sopflow.i18n import _
-from sopflow.settings import load_settings
 from sopflow.store.api_keys import create_api_key, list_api_keys, revoke_api_key
-from sopflow.store.database import open_app_database
+from sopflow.store.cli import app_session as _session
+from sopflow.store.cli import print_json as _print_json
 
 app = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
 
 WORKSPACE_HELP = _("Workspace folder (default: $SOPFLOW_HOME, else ./sopflow-data)")
 JSON_HELP = _("Print a machine-readable result")
-
-
-@contextmanager
-def _session(workspace: Path | None) -> Iterator[Session]:
-    """A session on the workspace's app database, closed (and the database with it) afterwards."""
-    database = open_app_database(load_settings(home=workspace))
-    try:
-        with database.session() as session:
-            yield session
-    finally:
-        database.close()
-
-
-def _print_json(value: object) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def _audit(session: Session, action: str, key_id: int, details: dict[str, object]) -> None:

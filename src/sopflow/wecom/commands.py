@@ -9,19 +9,17 @@
 
 from __future__ import annotations
 
-import json
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from sopflow.i18n import _
 from sopflow.settings import load_settings
+from sopflow.store.cli import app_session as _session
+from sopflow.store.cli import print_json as _print_json
 from sopflow.store.database import open_app_database
 from sopflow.wecom.client import WecomClient
 from sopflow.wecom.config import (
@@ -45,20 +43,6 @@ app.add_typer(qrcode_app, name="qrcode", help=_("Create and delete channel QR co
 
 WORKSPACE_HELP = _("Workspace folder (default: $SOPFLOW_HOME, else ./sopflow-data)")
 JSON_HELP = _("Print a machine-readable result")
-
-
-@contextmanager
-def _session(workspace: Path | None) -> Iterator[Session]:
-    database = open_app_database(load_settings(home=workspace))
-    try:
-        with database.session() as session:
-            yield session
-    finally:
-        database.close()
-
-
-def _print_json(value: object) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 @app.command("configure", help=_("Store the WeCom app's corp id, callback token, EncodingAESKey and secret."))

@@ -63,7 +63,7 @@ def deliver(
     jobs = prepare(ctx, [task_id for task_id, _state in claimed], snapshot=snapshot, report=report)
     if not jobs:
         return []
-    if True:
+    with Heartbeat(ctx, [job.task_id for job in jobs]):
         outcomes = list(pool.map(send, jobs))
     return finish(ctx, outcomes, report=report)
 

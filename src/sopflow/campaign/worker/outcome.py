@@ -90,6 +90,8 @@ def finish(ctx: Context, outcomes: list[Outcome], *, report: WorkerReport) -> li
 
 
 def _log_status(ctx: Context, job: Job, error: DeliveryError) -> str:
+    if error.outcome_unknown and not job.adapter.idempotent:
+        return "uncertain"
     return "failed" if not error.retryable or job.attempt >= ctx.options.max_attempts else "retry"
 
 
@@ -174,6 +176,30 @@ def _refused(
 ) -> None:
     cleared = {"lease_owner": None, "lease_expires_at": None, "last_error": error.message}
     mine = [Task.lease_owner == ctx.name]
+    if error.outcome_unknown and not job.adapter.idempotent:
+        # The request left and no answer came: it may have arrived. Sending it again could deliver it twice,
+        # so a person says which (as when a worker dies mid-request).
+        reason = _(
+            "no answer after the request was sent ({error}): it may or may not have arrived; say which with "
+            "`sopflow tasks confirm {id} --arrived` (or --not-arrived to send it again)",
+            error=error.message,
+            id=job.task_id,
+        )
+        if move(
+            session,
+            task_ids=[job.task_id],
+            from_state="sending",
+            to="uncertain",
+            actor=ctx.actor,
+            now=now,
+            reason=reason,
+            values={**cleared, "last_error": reason},
+            where=mine,
+        ):
+            task = session.get(Task, job.task_id)
+            assert task is not None
+            report.notice(Notice(task.id, task.campaign_id, task.step_id, "uncertain", reason))
+        return
     if _log_status(ctx, job, error) == "failed":
         reason = (
             error.message
