@@ -103,6 +103,13 @@ def start(
     notify: list[str] = typer.Option(
         [], "--notify", help=_("Where reminders go: ROLE=ENDPOINT[,…] (*=ENDPOINT for every role)")
     ),
+    send: list[str] = typer.Option(
+        [],
+        "--send",
+        help=_(
+            "Send the steps on a channel themselves: CHANNEL=ENDPOINT[,…] (e.g. community_group=group-robot)"
+        ),
+    ),
     max_late: str = typer.Option(
         "1h", "--max-late", help=_("A task later than this when a worker gets to it is missed, not sent")
     ),
@@ -116,6 +123,7 @@ def start(
     late = _max_late(max_late) if max_late else DEFAULT_MAX_LATE
     pairs_assign = parse_pairs(assign, option="--assign")
     pairs_notify = parse_pairs(notify, option="--notify")
+    pairs_send = parse_pairs(send, option="--send")
     with app_session(workspace) as session:
         version = resolve_version(session=session, ref=playbook)
         zone_name = tz
@@ -139,6 +147,7 @@ def start(
             name=name,
             assign=pairs_assign,
             notify=pairs_notify,
+            send=pairs_send,
             max_late=late,
             by=actor(by),
             now=now,

@@ -1,4 +1,5 @@
-"""The messages the worker sends: a task's reminder to its owner, and an overdue task's escalation.
+"""The messages the worker sends: a task's reminder to its owner, the message itself where the campaign
+sends a step's channel through an endpoint (``--send CHANNEL=ENDPOINT``), and an overdue task's escalation.
 
 A reminder carries everything the owner needs to act without opening anything else: what to do, on which
 channel, by when, for how many people, the rendered script ready to paste (each variant with its share
@@ -81,6 +82,50 @@ def reminder_message(*, task: Task, campaign: Campaign, owner: Staff, playbook: 
             "task_id": str(task.id),
             "step": task.step_id,
             "owner": owner.name,
+        },
+    )
+
+
+SEND_PREFIX = "channel:"  # campaign.notify key of a channel whose steps are sent, not reminded
+
+
+def sends_itself(campaign: Campaign, task: Task) -> bool:
+    """Whether the task's message goes out itself (the step's channel is sent through an endpoint)."""
+    return f"{SEND_PREFIX}{task.channel}" in (campaign.notify or {})
+
+
+def task_message(*, task: Task, campaign: Campaign, owner: Staff, playbook: Playbook) -> Message:
+    """What a delivery of ``task`` carries: the message itself or the reminder to its owner."""
+    if sends_itself(campaign, task):
+        return outgoing_message(task=task, campaign=campaign, playbook=playbook)
+    return reminder_message(task=task, campaign=campaign, owner=owner, playbook=playbook)
+
+
+def outgoing_message(*, task: Task, campaign: Campaign, playbook: Playbook) -> Message:
+    """The step's script as the users read it (in a community group, say), with its materials; no task
+    details, no checklist. Per-user placeholders cannot be filled in one message and are refused at start."""
+    materials = {m.id: m for m in playbook.materials}
+    attachments = tuple(
+        Attachment(name=materials[m].name, kind=materials[m].kind, uri=materials[m].uri)
+        for m in task.materials
+        if m in materials
+    )
+    links = [a.uri for a in attachments if a.uri]
+    text = "\n".join([task.text or task.action, *links])
+    return Message(
+        title=task.name,
+        text=text,
+        markdown=text,
+        format="text",
+        link=links[0] if links else "",
+        attachments=attachments,
+        delivery_id=task.delivery_id,
+        metadata={
+            "campaign_id": str(campaign.id),
+            "campaign": campaign.name,
+            "task_id": str(task.id),
+            "step": task.step_id,
+            "kind": "message",
         },
     )
 

@@ -3,7 +3,9 @@
 - Owners by role: ``--assign role=person`` first; else a staff member of that role named in the playbook's
   ``team.roles[].people``; else the first active staff member with that role. A role with nobody is an
   error, and the whole start writes nothing.
-- Reminders: ``--notify role=ENDPOINT`` (``*=ENDPOINT`` for every role without its own).
+- Reminders: ``--notify role=ENDPOINT`` (``*=ENDPOINT`` for every role without its own). Messages
+  themselves: ``--send channel=ENDPOINT`` sends the steps on that channel (their script, to everyone there)
+  instead of reminding their owner.
 - ``at:`` steps get their absolute due time now (see :mod:`sopflow.campaign.timing`), quiet hours applied;
   ``after:`` steps wait (``pending`` without a due time) until the step they follow is sent or done.
 - Scripts are rendered with the playbook's variables and the campaign's (name, owner, step time, start
@@ -21,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sopflow.accounts.audit import record_audit
+from sopflow.campaign.reminder import SEND_PREFIX
 from sopflow.campaign.timing import Quiet, after_quiet_hours, day_zero, node_time
 from sopflow.errors import InvalidInput, NotFound
 from sopflow.i18n import _
@@ -150,6 +153,57 @@ def resolve_endpoints(*, session: Session, playbook: Playbook, notify: dict[str,
     return chosen
 
 
+_PER_USER = ("{{nickname}}", "{{invite_link}}")
+
+
+def resolve_sends(*, session: Session, playbook: Playbook, send: dict[str, str]) -> dict[str, int]:
+    """``--send CHANNEL=ENDPOINT``: the steps on CHANNEL go out themselves through ENDPOINT (a group robot
+    in the community group, the team's webhook…). One message reaches everyone there, so a step whose
+    script is tested per person (variants) or names a person (``{{nickname}}``) cannot be sent this way."""
+    if not send:
+        return {}
+    steps = list(playbook.timeline.steps())
+    channels = sorted({step.channel for step in steps})
+    endpoints = {e.name: e for e in session.scalars(select(Endpoint).where(Endpoint.active.is_(True)))}
+    scripts = {script.id: script for script in playbook.scripts}
+    chosen: dict[str, int] = {}
+    for channel, name in send.items():
+        if channel not in channels:
+            raise InvalidInput(
+                _(
+                    "--send names channel {channel!r}, which no step uses (channels: {known})",
+                    channel=channel,
+                    known=", ".join(channels),
+                ),
+                code="unknown_channel",
+            )
+        endpoint = endpoints.get(name)
+        if endpoint is None:
+            raise NotFound(
+                _(
+                    "--send {channel}={name}: no endpoint named {name!r} (see `sopflow endpoints list`)",
+                    channel=channel,
+                    name=name,
+                ),
+                code="unknown_endpoint",
+            )
+        for step in (s for s in steps if s.channel == channel and s.script):
+            script = scripts[step.script or ""]
+            if script.variants or any(p in script.text for p in _PER_USER):
+                raise InvalidInput(
+                    _(
+                        "--send {channel}: step {step}'s script {script} is personal (variants or per-user "
+                        "placeholders), so one message cannot carry it; remind its owner instead (--notify)",
+                        channel=channel,
+                        step=step.id,
+                        script=script.id,
+                    ),
+                    code="personal_script",
+                )
+        chosen[channel] = endpoint.id
+    return chosen
+
+
 def _script_text(playbook: Playbook, step: Step, values: dict[str, str]) -> str:
     if step.script is None:
         return ""
@@ -179,6 +233,7 @@ def start_campaign(
     name: str | None = None,
     assign: dict[str, str] | None = None,
     notify: dict[str, str] | None = None,
+    send: dict[str, str] | None = None,
     max_late: int = DEFAULT_MAX_LATE,
     by: str = "",
     now: datetime | None = None,
@@ -189,6 +244,7 @@ def start_campaign(
     zone = campaign_zone(timezone or playbook.meta.timezone)
     owners = resolve_owners(session=session, playbook=playbook, assign=assign or {})
     endpoints = resolve_endpoints(session=session, playbook=playbook, notify=notify or {})
+    sends = resolve_sends(session=session, playbook=playbook, send=send or {})
     d0 = day_zero(starts_at, zone)
     first_day = starts_at.astimezone(zone).date()
     campaign = Campaign(
@@ -201,7 +257,7 @@ def start_campaign(
         day_zero=d0,
         status="running",
         assignments={role: staff.name for role, staff in owners.by_role.items()},
-        notify=dict(notify or {}),
+        notify={**(notify or {}), **{f"{SEND_PREFIX}{c}": n for c, n in (send or {}).items()}},
         max_late_seconds=max_late,
         created_at=now,
         created_by=by,
@@ -250,7 +306,7 @@ def start_campaign(
             deadline_seconds=deadline,
             deadline_at=due + timedelta(seconds=deadline) if due is not None else None,
             state="pending",
-            endpoint_id=endpoints.get(step.owner, endpoints.get(ALL_ROLES)),
+            endpoint_id=sends.get(step.channel) or endpoints.get(step.owner, endpoints.get(ALL_ROLES)),
             delivery_id=uuid.uuid4().hex,
             attempts=0,
             capped=0,

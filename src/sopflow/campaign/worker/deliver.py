@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from sopflow.campaign.reminder import reminder_message
+from sopflow.campaign.reminder import sends_itself, task_message
 from sopflow.campaign.worker.context import Context, lease_until
 from sopflow.campaign.worker.heartbeat import Heartbeat
 from sopflow.campaign.worker.outcome import Job, finish, send, utcnow
@@ -272,7 +272,7 @@ def _start_plain(
         {
             "task_id": i,
             "endpoint_id": by_id[i].endpoint_id,
-            "purpose": "reminder",
+            "purpose": "message" if sends_itself(campaigns[by_id[i].campaign_id], by_id[i]) else "reminder",
             "delivery_id": by_id[i].delivery_id,
             "attempt": by_id[i].attempts + 1,
             "worker": ctx.name,
@@ -293,7 +293,7 @@ def _start_plain(
         task.attempts += 1
         owner = ctx.staff(session, task.owner_id)
         playbook = ctx.policies(session, campaign).playbook
-        message = reminder_message(task=task, campaign=campaign, owner=owner, playbook=playbook)
+        message = task_message(task=task, campaign=campaign, owner=owner, playbook=playbook)
         jobs.append(Job(i, logged[i], adapter, message, now, task.attempts))
     return jobs
 
@@ -312,7 +312,7 @@ def _job(
     row = Delivery(
         task_id=task.id,
         endpoint_id=endpoint_id,
-        purpose="reminder",
+        purpose="message" if sends_itself(campaign, task) else "reminder",
         delivery_id=task.delivery_id,
         attempt=attempt,
         worker=ctx.name,
@@ -322,7 +322,7 @@ def _job(
     session.add(row)
     session.flush()
     owner = ctx.staff(session, task.owner_id)
-    message = reminder_message(
+    message = task_message(
         task=task, campaign=campaign, owner=owner, playbook=ctx.policies(session, campaign).playbook
     )
     return Job(task.id, row.id, adapter, message, slot, attempt)
