@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -32,7 +33,13 @@ from sopflow.campaign.lifecycle import (
     resume_campaign,
 )
 from sopflow.campaign.public import CampaignPublic, TaskPublic
-from sopflow.campaign.start import DEFAULT_MAX_LATE, campaign_zone, parse_pairs, start_campaign
+from sopflow.campaign.start import (
+    DEFAULT_MAX_LATE,
+    campaign_zone,
+    parse_pairs,
+    start_campaign,
+    start_side_by_side,
+)
 from sopflow.campaign.timing import parse_start
 from sopflow.errors import InvalidInput
 from sopflow.i18n import _
@@ -110,6 +117,16 @@ def start(
             "Send the steps on a channel themselves: CHANNEL=ENDPOINT[,…] (e.g. community_group=group-robot)"
         ),
     ),
+    versus: list[str] = typer.Option(
+        [],
+        "--versus",
+        help=_(
+            "Run other versions side by side as an experiment, each person in one: ID@VERSION (repeatable)"
+        ),
+    ),
+    split: str = typer.Option(
+        "", "--split", help=_("Weights of --playbook and the --versus versions, e.g. 50,50 (default: equal)")
+    ),
     max_late: str = typer.Option(
         "1h", "--max-late", help=_("A task later than this when a worker gets to it is missed, not sent")
     ),
@@ -139,9 +156,7 @@ def start(
                 _("--start {value!r}: write 'YYYY-MM-DD HH:MM' or 'now'", value=start_at),
                 code="invalid_start",
             ) from None
-        campaign = start_campaign(
-            session=session,
-            version=version,
+        options: dict[str, Any] = dict(
             starts_at=starts_at,
             timezone=zone.key,
             name=name,
@@ -152,12 +167,50 @@ def start(
             by=actor(by),
             now=now,
         )
+        if versus:
+            others = [resolve_version(session=session, ref=ref) for ref in versus]
+            weights = _split(split, 1 + len(others))
+            campaigns = start_side_by_side(
+                session=session, versions=[version, *others], split=weights, **options
+            )
+        else:
+            campaigns = [start_campaign(session=session, version=version, **options)]
         session.flush()
-        shown = describe(session=session, campaign=campaign, now=now)
-        tasks = list_tasks(session=session, where=TaskFilter(campaign_id=campaign.id), now=now)
-    if not as_json:
-        Console().print(_("Campaign {id} started: {count} task(s).", id=shown.id, count=len(tasks)))
-    _print_campaign(shown, tasks, as_json=as_json)
+        shown = [
+            (
+                describe(session=session, campaign=c, now=now),
+                list_tasks(session=session, where=TaskFilter(campaign_id=c.id), now=now),
+            )
+            for c in campaigns
+        ]
+        arms = campaigns[0].arms
+        key = campaigns[0].experiment_key
+    if as_json and versus:
+        print_json(
+            {
+                "experiment": {"key": key, "arms": arms},
+                "campaigns": [
+                    {"campaign": c.as_json(), "tasks": [t.as_json() for t in t_]} for c, t_ in shown
+                ],
+            }
+        )
+        return
+    for campaign, tasks in shown:
+        if not as_json:
+            Console().print(_("Campaign {id} started: {count} task(s).", id=campaign.id, count=len(tasks)))
+        _print_campaign(campaign, tasks, as_json=as_json)
+
+
+def _split(text: str, n: int) -> list[float]:
+    if not text.strip():
+        return [1.0] * n
+    try:
+        weights = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InvalidInput(
+            _("--split {value!r}: write one number per version, e.g. 50,50", value=text), code="invalid_split"
+        ) from None
+    return weights
 
 
 @app.command("list", help=_("List campaigns with their status and task counts."))

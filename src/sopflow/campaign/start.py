@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -71,6 +72,16 @@ def parse_pairs(items: list[str], *, option: str) -> dict[str, str]:
                 )
             pairs[key.strip()] = value.strip()
     return pairs
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of playbook versions run side by side: the experiment's key, this arm, and every arm's
+    weight (persons are assigned with :func:`~sopflow.analytics.experiments.assignment.assign_variant`)."""
+
+    key: str
+    name: str
+    arms: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
@@ -237,6 +248,7 @@ def start_campaign(
     max_late: int = DEFAULT_MAX_LATE,
     by: str = "",
     now: datetime | None = None,
+    arm: Arm | None = None,
 ) -> Campaign:
     """Create the campaign and all its tasks in ``session`` (the caller's transaction: all or nothing)."""
     now = now or datetime.now(UTC)
@@ -261,6 +273,9 @@ def start_campaign(
         max_late_seconds=max_late,
         created_at=now,
         created_by=by,
+        experiment_key=arm.key if arm else None,
+        arm=arm.name if arm else None,
+        arms=[list(pair) for pair in arm.arms] if arm else None,
     )
     session.add(campaign)
     session.flush()
@@ -340,3 +355,49 @@ def _created_reason(planned: datetime | None, due: datetime | None, after: objec
             planned=f"{planned.astimezone(zone):%Y-%m-%d %H:%M}",
         )
     return _("due {due}", due=shown)
+
+
+def start_side_by_side(
+    *,
+    session: Session,
+    versions: list[PlaybookVersion],
+    split: list[float],
+    starts_at: datetime,
+    name: str | None = None,
+    **options: Any,
+) -> list[Campaign]:
+    """Two (or more) versions of one playbook run at once as an experiment: a campaign per version, all
+    with the same name (so the analytics see one campaign), each person in exactly one of them. The arm of a
+    version is ``v<version>``; it is the ``variant`` of the arm's touches on steps whose script has no
+    variants of its own, so ``sopflow experiment analyze --campaign NAME --step STEP`` compares them."""
+    ids = {v.playbook_id for v in versions}
+    numbers = [v.version for v in versions]
+    if len(ids) != 1 or len(set(numbers)) != len(numbers):
+        raise InvalidInput(
+            _(
+                "--versus: give other versions of the same playbook (got {refs})",
+                refs=", ".join(f"{v.playbook_id}@{v.version}" for v in versions),
+            ),
+            code="invalid_versus",
+        )
+    if len(split) != len(versions) or any(not w > 0 for w in split):
+        raise InvalidInput(
+            _("--split: one positive weight per version ({n}), got {given}", n=len(versions), given=split),
+            code="invalid_split",
+        )
+    playbook_id = versions[0].playbook_id
+    day = starts_at.astimezone(campaign_zone(frozen_playbook(versions[0]).meta.timezone)).date()
+    shared = name or f"{playbook_id} {day.isoformat()} " + " vs ".join(f"v{n}" for n in numbers)
+    arms = tuple((f"v{v.version}", float(w)) for v, w in zip(versions, split, strict=True))
+    key = f"{playbook_id}:{uuid.uuid4().hex[:12]}"
+    return [
+        start_campaign(
+            session=session,
+            version=version,
+            starts_at=starts_at,
+            name=shared,
+            arm=Arm(key=key, name=arm_name, arms=arms),
+            **options,
+        )
+        for version, (arm_name, _weight) in zip(versions, arms, strict=True)
+    ]

@@ -202,7 +202,7 @@ def _variants(session: Session, task: Task) -> dict[str, str]:
     playbook = frozen_playbook(version)
     out = {}
     for person in task.audience or []:
-        variant = variant_of(playbook=playbook, task=task, person=str(person))
+        variant = variant_of(playbook=playbook, task=task, person=str(person), campaign=campaign)
         if variant is not None:
             out[str(person)] = variant
     return out

@@ -35,10 +35,14 @@ def variant_weights(playbook: Playbook, script_id: str | None) -> list[tuple[str
     return [(CONTROL, 1.0), *[(v.id, v.weight) for v in script.variants]]
 
 
-def variant_of(*, playbook: Playbook, task: Task, person: str) -> str | None:
+def variant_of(
+    *, playbook: Playbook, task: Task, person: str, campaign: Campaign | None = None
+) -> str | None:
+    """The person's script variant; for a step without variants in an arm of versions run side by side,
+    the arm (``v2``…), so the versions are compared as the variants are."""
     weights = variant_weights(playbook, task.script_id)
     if not weights:
-        return None
+        return campaign.arm if campaign is not None else None
     return assign_variant(person=person, key=f"{playbook.meta.id}:{task.step_id}", weights=weights)
 
 
@@ -62,7 +66,7 @@ def touch_rows(
             "ts": at.astimezone(UTC).isoformat(),
             "campaign": campaign.name,
             "step": task.step_id,
-            "variant": variant_of(playbook=playbook, task=task, person=person),
+            "variant": variant_of(playbook=playbook, task=task, person=person, campaign=campaign),
             "properties": properties,
         }
         for person in persons

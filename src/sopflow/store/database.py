@@ -26,7 +26,7 @@ from sopflow.settings import Settings
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # The newest revision in migrations/versions (a test keeps them equal). Knowing it lets every open check
 # the schema with one query, without importing Alembic (a third of a second for each CLI command).
-HEAD = "0004"
+HEAD = "0005"
 _PG_MIGRATION_LOCK = 0x50F10  # any constant shared by every sopflow process
 
 

@@ -86,6 +86,11 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(100), default="")
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
+    # Two playbook versions side by side: each arm is a campaign of its own (same name), and a person belongs
+    # to the arm ``assign_variant(person, experiment_key, arms)`` names; None for an ordinary campaign.
+    experiment_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    arm: Mapped[str | None] = mapped_column(String(100), default=None)
+    arms: Mapped[list[Any] | None] = mapped_column(JSON, default=None)  # [[arm, weight], ...]
 
 
 class Task(Base):

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sopflow.analytics.experiments.assignment import assign_variant
 from sopflow.analytics.frame import Engine
 from sopflow.campaign.audience import AudienceSpec, audience_spec, evaluate_audience
 from sopflow.campaign.worker.context import Policies
@@ -49,14 +50,28 @@ def _audience(
     cutoff = int(task.due_at.timestamp() * 1_000_000)
     spec = audience_spec(playbook=policies.playbook, step=step, campaign_name=campaign.name, cutoff_us=cutoff)
     found = evaluate_audience(engine, spec)
+    persons = in_arm(campaign, found.persons)
+    if persons:
+        return persons, ""
     if found.persons:
-        return found.persons, ""
+        return [], _(
+            "nobody of the step's audience is in this arm ({arm}) of the experiment", arm=campaign.arm
+        )
     if spec.filtered and _members(engine, spec):
         return [], _(
             "nobody in the step's audience at its due time ({exited} left by its exit condition)",
             exited=found.exited,
         )
     return None, ""  # no campaign members known: the reminder goes out without a list
+
+
+def in_arm(campaign: Campaign, persons: list[str]) -> list[str]:
+    """The persons of ``campaign``'s arm when it runs side by side with other versions (else all)."""
+    if campaign.arm is None or campaign.experiment_key is None or not campaign.arms:
+        return persons
+    weights = [(str(name), float(weight)) for name, weight in campaign.arms]
+    key = campaign.experiment_key
+    return [p for p in persons if assign_variant(person=p, key=key, weights=weights) == campaign.arm]
 
 
 def _members(engine: Engine, spec: AudienceSpec) -> int:
