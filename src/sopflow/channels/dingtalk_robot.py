@@ -14,15 +14,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-import httpx
-
-from sopflow.channels.base import DeliveryError, DeliveryResult, EndpointConfig, Message, RateLimit
-from sopflow.channels.http import make_client, reply_json, scrub, send_request, short, url_secrets
+from sopflow.channels.base import DeliveryError, DeliveryResult, Message, RateLimit
+from sopflow.channels.http import (
+    SignedHttpAdapter,
+    reply_json,
+    scrub,
+    send_request,
+    short,
+    url_secrets,
+)
 from sopflow.i18n import _
 
 RECEIVER = "DingTalk robot"
@@ -41,25 +44,10 @@ def _mobile(value: str) -> bool:
     return value.isdigit() and len(value) == 11
 
 
-class DingtalkRobotAdapter:
+class DingtalkRobotAdapter(SignedHttpAdapter):
     kind: ClassVar[str] = "dingtalk_robot"
     idempotent: ClassVar[bool] = False
     rate_limit: ClassVar[RateLimit | None] = RateLimit(count=20, seconds=60)
-
-    def __init__(
-        self,
-        config: EndpointConfig,
-        *,
-        timeout: float = 10,
-        client: httpx.Client | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.config = config
-        self._client = client or make_client(timeout)
-        self._clock = clock
-
-    def close(self) -> None:
-        self._client.close()
 
     def signed_url(self) -> str:
         if not self.config.secret:

@@ -15,14 +15,17 @@ import base64
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
-import httpx
-
-from sopflow.channels.base import DeliveryError, DeliveryResult, EndpointConfig, Message, RateLimit
-from sopflow.channels.http import make_client, reply_json, scrub, send_request, short, url_secrets
+from sopflow.channels.base import DeliveryError, DeliveryResult, Message, RateLimit
+from sopflow.channels.http import (
+    SignedHttpAdapter,
+    reply_json,
+    scrub,
+    send_request,
+    short,
+    url_secrets,
+)
 from sopflow.i18n import _
 
 RECEIVER = "Feishu bot"
@@ -78,26 +81,11 @@ def _card(message: Message) -> dict[str, Any]:
     }
 
 
-class FeishuBotAdapter:
+class FeishuBotAdapter(SignedHttpAdapter):
     kind: ClassVar[str] = "feishu_bot"
     idempotent: ClassVar[bool] = False
     # Feishu allows 100 a minute and 5 a second; one sliding window of 5 per 3 s keeps inside both.
     rate_limit: ClassVar[RateLimit | None] = RateLimit(count=5, seconds=3)
-
-    def __init__(
-        self,
-        config: EndpointConfig,
-        *,
-        timeout: float = 10,
-        client: httpx.Client | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.config = config
-        self._client = client or make_client(timeout)
-        self._clock = clock
-
-    def close(self) -> None:
-        self._client.close()
 
     def body(self, message: Message) -> dict[str, Any]:
         fmt = message.format

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import httpx
 
-from sopflow.channels.base import DeliveryError
+from sopflow.channels.base import DeliveryError, EndpointConfig
 from sopflow.i18n import _
 
 # Query parameters that carry a credential in the receivers' URLs.
@@ -194,3 +195,23 @@ def reply_json(
             retryable=False,
         )
     return data
+
+
+class SignedHttpAdapter:
+    """What the adapters that sign HTTP requests with a timestamp share: the endpoint, one HTTP client kept
+    between messages, and the clock the signature reads (tests pass a fixed one)."""
+
+    def __init__(
+        self,
+        config: EndpointConfig,
+        *,
+        timeout: float = 10,
+        client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._client = client or make_client(timeout)
+        self._clock = clock
+
+    def close(self) -> None:
+        self._client.close()

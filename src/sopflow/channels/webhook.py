@@ -25,13 +25,11 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import httpx
-
-from sopflow.channels.base import DeliveryError, DeliveryResult, EndpointConfig, Message, RateLimit
-from sopflow.channels.http import make_client, scrub, send_request, short
+from sopflow.channels.base import DeliveryError, DeliveryResult, Message, RateLimit
+from sopflow.channels.http import SignedHttpAdapter, scrub, send_request, short
 from sopflow.i18n import _
 
 RECEIVER = "webhook"
@@ -91,25 +89,10 @@ def payload(message: Message, delivery_id: str) -> dict[str, Any]:
     }
 
 
-class WebhookAdapter:
+class WebhookAdapter(SignedHttpAdapter):
     kind: ClassVar[str] = "webhook"
     idempotent: ClassVar[bool] = True
     rate_limit: ClassVar[RateLimit | None] = None
-
-    def __init__(
-        self,
-        config: EndpointConfig,
-        *,
-        timeout: float = 10,
-        client: httpx.Client | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.config = config
-        self._client = client or make_client(timeout)
-        self._clock = clock
-
-    def close(self) -> None:
-        self._client.close()
 
     def request(self, message: Message) -> tuple[bytes, dict[str, str]]:
         """The body and headers of one attempt (signed now)."""
