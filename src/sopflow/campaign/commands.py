@@ -140,7 +140,7 @@ def start(
     late = _max_late(max_late) if max_late else DEFAULT_MAX_LATE
     pairs_assign = parse_pairs(assign, option="--assign")
     pairs_notify = parse_pairs(notify, option="--notify")
-    pairs_send = parse_pairs(send, option="--send")
+    pairs_send = parse_pairs(send, option="--send", shape="CHANNEL=ENDPOINT")
     with app_session(workspace) as session:
         version = resolve_version(session=session, ref=playbook)
         zone_name = tz

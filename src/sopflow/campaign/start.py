@@ -57,7 +57,7 @@ def campaign_zone(name: str) -> ZoneInfo:
         raise InvalidInput(_("unknown timezone {value!r}", value=name), code="invalid_timezone") from None
 
 
-def parse_pairs(items: list[str], *, option: str) -> dict[str, str]:
+def parse_pairs(items: list[str], *, option: str, shape: str = "ROLE=NAME") -> dict[str, str]:
     """``["a=b", "c=d,e=f"]`` → ``{"a": "b", "c": "d", "e": "f"}``; a malformed item names the option."""
     pairs: dict[str, str] = {}
     for item in items:
@@ -67,7 +67,7 @@ def parse_pairs(items: list[str], *, option: str) -> dict[str, str]:
                 continue
             if not sep or not key.strip() or not value.strip():
                 raise InvalidInput(
-                    _("{option}: expected ROLE=NAME, got {value!r}", option=option, value=part),
+                    _("{option}: expected {shape}, got {value!r}", option=option, shape=shape, value=part),
                     code="invalid_option",
                 )
             pairs[key.strip()] = value.strip()
