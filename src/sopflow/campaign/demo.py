@@ -105,7 +105,7 @@ def run_demo_campaign(*, console: Console, playbook: Playbook, source: Path, wor
         console.print(
             _(
                 "Its timeline began yesterday and no worker has run since: the worker now delivers what came "
-                "due (none is older than max_late, {hours} h), so those count as late in the on-time rate.",
+                "due (none is older than max_late, {hours} h); those past their deadline count as late in the on-time rate.",
                 hours=MAX_LATE // 3600,
             )
         )
