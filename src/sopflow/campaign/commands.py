@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -22,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sopflow.analytics.options import json_option, workspace_option
+from sopflow.campaign.launch import LaunchRequest, launch
 from sopflow.campaign.lifecycle import (
     TaskFilter,
     cancel_campaign,
@@ -33,14 +33,7 @@ from sopflow.campaign.lifecycle import (
     resume_campaign,
 )
 from sopflow.campaign.public import CampaignPublic, TaskPublic
-from sopflow.campaign.start import (
-    DEFAULT_MAX_LATE,
-    campaign_zone,
-    parse_pairs,
-    start_campaign,
-    start_side_by_side,
-)
-from sopflow.campaign.timing import parse_start
+from sopflow.campaign.start import DEFAULT_MAX_LATE, parse_pairs
 from sopflow.errors import InvalidInput
 from sopflow.i18n import _
 from sopflow.playbook.timenode import TimeSyntaxError, parse_duration
@@ -134,47 +127,21 @@ def start(
     workspace: Path | None = workspace_option(),
     as_json: bool = json_option(),
 ) -> None:
-    from sopflow.playbook.versions import resolve_version
-
     now = datetime.now(UTC)
-    late = _max_late(max_late) if max_late else DEFAULT_MAX_LATE
-    pairs_assign = parse_pairs(assign, option="--assign")
-    pairs_notify = parse_pairs(notify, option="--notify")
-    pairs_send = parse_pairs(send, option="--send", shape="CHANNEL=ENDPOINT")
+    request = LaunchRequest(
+        playbook=playbook,
+        start=start_at,
+        tz=tz,
+        name=name,
+        assign=parse_pairs(assign, option="--assign"),
+        notify=parse_pairs(notify, option="--notify"),
+        send=parse_pairs(send, option="--send", shape="CHANNEL=ENDPOINT"),
+        versus=list(versus),
+        split=_split(split) if split.strip() else None,
+        max_late=_max_late(max_late) if max_late else DEFAULT_MAX_LATE,
+    )
     with app_session(workspace) as session:
-        version = resolve_version(session=session, ref=playbook)
-        zone_name = tz
-        if zone_name is None:
-            from sopflow.campaign.start import frozen_playbook
-
-            zone_name = frozen_playbook(version).meta.timezone
-        zone = campaign_zone(zone_name)
-        try:
-            starts_at = parse_start(start_at, zone, now=now)
-        except ValueError:
-            raise InvalidInput(
-                _("--start {value!r}: write 'YYYY-MM-DD HH:MM' or 'now'", value=start_at),
-                code="invalid_start",
-            ) from None
-        options: dict[str, Any] = dict(
-            starts_at=starts_at,
-            timezone=zone.key,
-            name=name,
-            assign=pairs_assign,
-            notify=pairs_notify,
-            send=pairs_send,
-            max_late=late,
-            by=actor(by),
-            now=now,
-        )
-        if versus:
-            others = [resolve_version(session=session, ref=ref) for ref in versus]
-            weights = _split(split, 1 + len(others))
-            campaigns = start_side_by_side(
-                session=session, versions=[version, *others], split=weights, **options
-            )
-        else:
-            campaigns = [start_campaign(session=session, version=version, **options)]
+        campaigns = launch(session=session, request=request, by=actor(by), now=now)
         session.flush()
         shown = [
             (
@@ -201,9 +168,7 @@ def start(
         _print_campaign(campaign, tasks, as_json=as_json)
 
 
-def _split(text: str, n: int) -> list[float]:
-    if not text.strip():
-        return [1.0] * n
+def _split(text: str) -> list[float]:
     try:
         weights = [float(part) for part in text.split(",")]
     except ValueError:
