@@ -33,9 +33,8 @@ def timestamps(draw: st.DrawFn) -> str:
     if style == 1:
         return f"{moment.year}/{moment.month}/{moment.day} {moment.hour}:{moment.minute:02d}"
     if style == 2:
-        return moment.isoformat(timespec="microseconds") + draw(
-            st.sampled_from(["", "Z", "+08:00", "-0530", "+08"])
-        )
+        spec = draw(st.sampled_from(["microseconds", "milliseconds", "seconds"]))
+        return moment.isoformat(timespec=spec) + draw(st.sampled_from(["", "Z", "+08:00", "-0530", "+08"]))
     if style == 3:
         return moment.strftime("%Y-%m-%d")
     if style == 4:

@@ -90,6 +90,10 @@ def _parse_strings(column: pa.Array, tz: tzinfo) -> tuple[np.ndarray, np.ndarray
     fast_idx, fast_local = _fast_fixed_width(column)
     local[fast_idx] = fast_local
     settled[fast_idx] = True
+    zulu_idx, zulu_us = _fast_zulu(column)
+    local[zulu_idx] = zulu_us  # UTC already: a zone of +00:00
+    has_zone[zulu_idx] = True
+    settled[zulu_idx] = True
     rest = np.flatnonzero(~settled & _valid(column))
     if len(rest):
         sub = column.take(pa.array(rest))
@@ -148,6 +152,48 @@ def _fast_fixed_width(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     ok &= _valid_civil(year, month, day, hour, minute, second)
     local = _civil_to_us(year, month, day, hour, minute, second, np.zeros(len(year), dtype=np.int64))
     return idx[ok], local[ok]
+
+
+_ZULU_FRACTION = {20: 0, 24: 3, 27: 6}  # length of "YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z" → fraction digits
+
+
+def _fast_zulu(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Rows spelled ``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z`` (what JavaScript's ``toISOString`` and most SDKs
+    send), parsed by position as UTC; the regular expression path costs tens of µs per row."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    offsets, data = string_buffers(arr)
+    found_idx, found_us = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    if not len(data):
+        return found_idx[0], found_us[0]
+    lengths = offsets[1:] - offsets[:-1]
+    valid = _valid(arr)
+    for length, digits in _ZULU_FRACTION.items():
+        idx = np.flatnonzero((lengths == length) & valid)
+        if not len(idx):
+            continue
+        chars = data[offsets[idx][:, None] + np.arange(length)]
+        positions = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, *range(20, 20 + digits)]
+        ok = ((chars[:, positions] - np.uint8(48)) <= 9).all(axis=1)
+        ok &= (chars[:, 4] == 45) & (chars[:, 7] == 45) & (chars[:, 10] == 84)
+        ok &= (chars[:, 13] == 58) & (chars[:, 16] == 58) & (chars[:, length - 1] == 90)
+        if digits:
+            ok &= chars[:, 19] == 46
+
+        def number(*at: int, rows: np.ndarray = chars) -> np.ndarray:
+            value = np.zeros(len(rows), dtype=np.int64)
+            for position in at:
+                value = value * 10 + (rows[:, position].astype(np.int64) - 48)
+            return value
+
+        year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
+        hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
+        micro = (
+            number(*range(20, 20 + digits)) * 10 ** (6 - digits) if digits else np.zeros(len(idx), np.int64)
+        )
+        ok &= _valid_civil(year, month, day, hour, minute, second)
+        found_idx.append(idx[ok])
+        found_us.append(_civil_to_us(year, month, day, hour, minute, second, micro)[ok])
+    return np.concatenate(found_idx), np.concatenate(found_us)
 
 
 def string_buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
