@@ -25,6 +25,7 @@ ACTIONS: dict[str, Role] = {
     "campaign.start": "operator",
     "campaign.pause": "operator",
     "task.update": "operator",
+    "staff.manage": "operator",
     "events.import": "operator",
     "endpoints.manage": "admin",
     "endpoints.test": "operator",

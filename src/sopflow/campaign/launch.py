@@ -36,6 +36,7 @@ class LaunchRequest:
     versus: list[str] = field(default_factory=list)  # other versions side by side
     split: list[float] | None = None  # weights of playbook and versus (default: equal)
     max_late: int = DEFAULT_MAX_LATE
+    start_field: str = "--start"  # how errors name the start: the CLI's option, the API's field
 
 
 def launch(
@@ -49,7 +50,11 @@ def launch(
         starts_at = parse_start(request.start, zone, now=now)
     except ValueError:
         raise InvalidInput(
-            _("--start {value!r}: write 'YYYY-MM-DD HH:MM' or 'now'", value=request.start),
+            _(
+                "{field} {value!r}: write 'YYYY-MM-DD HH:MM' or 'now'",
+                field=request.start_field,
+                value=request.start,
+            ),
             code="invalid_start",
         ) from None
     options: dict[str, Any] = dict(

@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sopflow import __version__
 from sopflow.i18n import current_language
 from sopflow.settings import Settings, load_settings
-from sopflow.web.api import auth, native, posthog
+from sopflow.web.api import auth, campaigns, native, playbooks, posthog, staff, tasks
 from sopflow.web.errors import POSTHOG_PATHS, install_error_handlers
 from sopflow.web.fastpath import Endpoint, IngestFastPath
 from sopflow.web.middleware import IngestCorsMiddleware, LanguageMiddleware
@@ -84,6 +84,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(posthog.router)
     app.include_router(wecom_callback.router)
     app.include_router(auth.router)
+    app.include_router(playbooks.router)
+    app.include_router(staff.router)
+    app.include_router(campaigns.router)
+    app.include_router(tasks.router)
     return app
 
 

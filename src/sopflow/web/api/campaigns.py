@@ -1,0 +1,128 @@
+"""``/api/v1/campaigns``: list, show, start, pause, resume, cancel campaigns and read their status.
+
+Answers are the ``--json`` shapes of ``sopflow campaign``: ``{"campaigns": [campaign, ...]}``,
+``{"campaign": campaign, "tasks": [task, ...]}`` (tasks for show and start), and the status report of
+``sopflow campaign status --json``. Starting takes what ``sopflow campaign start`` takes, as JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from sopflow.campaign.launch import LaunchRequest, launch
+from sopflow.campaign.lifecycle import (
+    TaskFilter,
+    cancel_campaign,
+    describe,
+    get_campaign,
+    list_campaigns,
+    list_tasks,
+    pause_campaign,
+    resume_campaign,
+)
+from sopflow.campaign.start import DEFAULT_MAX_LATE
+from sopflow.campaign.status import campaign_status
+from sopflow.errors import InvalidInput
+from sopflow.playbook.timenode import TimeSyntaxError, parse_duration
+from sopflow.web.api.console import ERRORS, CampaignChanger, CampaignStarter, Reader, app_session
+
+router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
+
+
+class CampaignStart(BaseModel):
+    playbook: str = Field(min_length=1, max_length=200, description="ID (latest approved) or ID@VERSION")
+    start: str = Field(min_length=1, max_length=40, description="'YYYY-MM-DD HH:MM' in tz, or 'now'")
+    tz: str | None = Field(None, max_length=64, description="Time zone (default: the playbook's)")
+    name: str | None = Field(None, max_length=200)
+    assign: dict[str, str] = Field(default_factory=dict, description="role → staff name")
+    notify: dict[str, str] = Field(default_factory=dict, description="role (or *) → endpoint name")
+    send: dict[str, str] = Field(default_factory=dict, description="channel → endpoint name")
+    max_late: str = Field("1h", max_length=20, description="Later than this when due: missed, not sent")
+
+
+class CampaignCancel(BaseModel):
+    why: str = Field("", max_length=2000)
+
+
+def _max_late(text: str) -> int:
+    if not text.strip():
+        return DEFAULT_MAX_LATE
+    try:
+        return parse_duration(text)
+    except TimeSyntaxError as exc:
+        raise InvalidInput(f"max_late: {exc}", code="invalid_option") from None
+
+
+def _shown(request: Request, campaign_id: int, *, tasks: bool) -> dict[str, Any]:
+    with app_session(request) as session:
+        campaign = get_campaign(session=session, campaign_id=campaign_id)
+        shape: dict[str, Any] = {"campaign": describe(session=session, campaign=campaign).as_json()}
+        if tasks:
+            found = list_tasks(session=session, where=TaskFilter(campaign_id=campaign_id))
+            shape["tasks"] = [t.as_json() for t in found]
+    return shape
+
+
+@router.get("", responses=ERRORS)
+def list_endpoint(request: Request, auth: Reader, status: str | None = None) -> dict[str, Any]:
+    with app_session(request) as session:
+        return {"campaigns": [c.as_json() for c in list_campaigns(session=session, status=status)]}
+
+
+@router.get("/{campaign_id}", responses=ERRORS)
+def show_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+    return _shown(request, campaign_id, tasks=True)
+
+
+@router.get("/{campaign_id}/status", responses=ERRORS)
+def status_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+    with app_session(request) as session:
+        return campaign_status(session=session, campaign_id=campaign_id, now=datetime.now(UTC)).as_json()
+
+
+@router.post("", status_code=201, responses=ERRORS)
+def start_endpoint(body: CampaignStart, request: Request, auth: CampaignStarter) -> dict[str, Any]:
+    launched = LaunchRequest(
+        playbook=body.playbook,
+        start=body.start,
+        tz=body.tz,
+        name=body.name,
+        assign=body.assign,
+        notify=body.notify,
+        send=body.send,
+        max_late=_max_late(body.max_late),
+        start_field="start",
+    )
+    with app_session(request) as session:
+        (campaign,) = launch(session=session, request=launched, by=auth.user.name)
+        session.flush()
+        campaign_id = campaign.id
+    return _shown(request, campaign_id, tasks=True)
+
+
+@router.post("/{campaign_id}/pause", responses=ERRORS)
+def pause_endpoint(campaign_id: int, request: Request, auth: CampaignChanger) -> dict[str, Any]:
+    with app_session(request) as session:
+        campaign = pause_campaign(session=session, campaign_id=campaign_id, by=auth.user.name)
+        return {"campaign": describe(session=session, campaign=campaign).as_json()}
+
+
+@router.post("/{campaign_id}/resume", responses=ERRORS)
+def resume_endpoint(campaign_id: int, request: Request, auth: CampaignChanger) -> dict[str, Any]:
+    with app_session(request) as session:
+        campaign = resume_campaign(session=session, campaign_id=campaign_id, by=auth.user.name)
+        return {"campaign": describe(session=session, campaign=campaign).as_json()}
+
+
+@router.post("/{campaign_id}/cancel", responses=ERRORS)
+def cancel_endpoint(
+    campaign_id: int, request: Request, auth: CampaignChanger, body: CampaignCancel | None = None
+) -> dict[str, Any]:
+    why = body.why if body is not None else ""
+    with app_session(request) as session:
+        campaign = cancel_campaign(session=session, campaign_id=campaign_id, by=auth.user.name, why=why)
+        return {"campaign": describe(session=session, campaign=campaign).as_json()}

@@ -1,0 +1,36 @@
+"""What the console routers share: the role dependencies, the documented error answers, the app session.
+
+Every write names the logged-in user as ``by``, so the task history and the audit log say who did it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from sopflow.accounts.sessions import Authenticated
+from sopflow.web.auth import require, services_of
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": 'Error: {"error": {"code", "message", "field"?}}'}
+    for status in (401, 403, 404, 409, 422)
+}
+# One alias per action (see sopflow.accounts.roles.ACTIONS): viewers read, operators and admins write.
+Reader = Annotated[Authenticated, Depends(require("read"))]
+PlaybookWriter = Annotated[Authenticated, Depends(require("playbook.write"))]
+PlaybookApprover = Annotated[Authenticated, Depends(require("playbook.approve"))]
+StaffManager = Annotated[Authenticated, Depends(require("staff.manage"))]
+CampaignStarter = Annotated[Authenticated, Depends(require("campaign.start"))]
+CampaignChanger = Annotated[Authenticated, Depends(require("campaign.pause"))]
+TaskUpdater = Annotated[Authenticated, Depends(require("task.update"))]
+
+
+@contextmanager
+def app_session(request: Request) -> Iterator[Session]:
+    """One transaction on the app database: committed when the block ends, rolled back on an error."""
+    with services_of(request).database.session() as session:
+        yield session

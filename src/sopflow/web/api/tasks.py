@@ -1,0 +1,103 @@
+"""``/api/v1/tasks``: the team's tasks (filtered like ``sopflow tasks``), one task with its history, and the
+changes people make: done, skip, confirm.
+
+Answers are the ``--json`` shapes of ``sopflow tasks``: ``{"tasks": [task, ...]}`` and ``{"task": task}``
+(with its history). Each change is recorded in the task's history under the logged-in user's name.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from sopflow.campaign.lifecycle import TaskFilter, list_tasks
+from sopflow.campaign.tasks import STATES, confirm_task, get_task, mark_done, skip_task
+from sopflow.errors import InvalidInput
+from sopflow.i18n import _
+from sopflow.web.api.console import ERRORS, Reader, TaskUpdater, app_session
+
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
+
+
+class Done(BaseModel):
+    note: str = Field("", max_length=2000, description="What was done, kept with the task")
+
+
+class Skip(BaseModel):
+    why: str = Field(min_length=1, max_length=2000, description="Why the task is skipped")
+
+
+class Confirm(BaseModel):
+    arrived: bool = Field(description="true: it arrived (sent); false: it did not (delivered again)")
+
+
+def _one(session: Session, task_id: int) -> dict[str, Any]:
+    task = get_task(session=session, task_id=task_id)
+    found = list_tasks(session=session, where=TaskFilter(campaign_id=task.campaign_id), history=True)
+    return {"task": next(t for t in found if t.id == task_id).as_json()}
+
+
+@router.get("", responses=ERRORS)
+def list_endpoint(
+    request: Request,
+    auth: Reader,
+    mine: str | None = None,
+    today: bool = False,
+    campaign: int | None = None,
+    state: str | None = None,
+    include_all: Annotated[bool, Query(alias="all")] = False,  # named as the CLI's --all
+) -> dict[str, Any]:
+    """``mine``: a staff member's name (their tasks only); ``all``: finished tasks too (default: open ones)."""
+    if state is not None and state not in STATES:
+        raise InvalidInput(
+            _("state {value!r}: choose one of {choices}", value=state, choices=", ".join(STATES)),
+            code="invalid_option",
+        )
+    where = TaskFilter(
+        campaign_id=campaign,
+        owner=mine or None,
+        state=state,
+        today=today,
+        open_only=state is None and not include_all,
+    )
+    with app_session(request) as session:
+        return {"tasks": [t.as_json() for t in list_tasks(session=session, where=where)]}
+
+
+@router.get("/{task_id}", responses=ERRORS)
+def show_endpoint(task_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+    with app_session(request) as session:
+        return _one(session, task_id)
+
+
+@router.post("/{task_id}/done", responses=ERRORS)
+def done_endpoint(
+    task_id: int, request: Request, auth: TaskUpdater, body: Done | None = None
+) -> dict[str, Any]:
+    with app_session(request) as session:
+        note = body.note if body is not None else ""
+        mark_done(session=session, task_id=task_id, by=auth.user.name, note=note, now=datetime.now(UTC))
+        session.flush()
+        return _one(session, task_id)
+
+
+@router.post("/{task_id}/skip", responses=ERRORS)
+def skip_endpoint(task_id: int, body: Skip, request: Request, auth: TaskUpdater) -> dict[str, Any]:
+    with app_session(request) as session:
+        skip_task(session=session, task_id=task_id, why=body.why, by=auth.user.name, now=datetime.now(UTC))
+        session.flush()
+        return _one(session, task_id)
+
+
+@router.post("/{task_id}/confirm", responses=ERRORS)
+def confirm_endpoint(task_id: int, body: Confirm, request: Request, auth: TaskUpdater) -> dict[str, Any]:
+    with app_session(request) as session:
+        confirm_task(
+            session=session, task_id=task_id, arrived=body.arrived, by=auth.user.name, now=datetime.now(UTC)
+        )
+        session.flush()
+        return _one(session, task_id)
