@@ -82,13 +82,17 @@ def test_a_campaign_from_start_to_done(workspace: Path, run_cli: Run) -> None:
     assert _json(run_cli, "tasks", *w)["tasks"] == []
     assert len(_json(run_cli, "tasks", "--all", *w)["tasks"]) == 3
     audit = [(e["action"], e["actor"]) for e in reversed(_json(run_cli, "audit", *w)["entries"])]
-    assert [a for a in audit if a[0].startswith(("playbook.", "campaign."))] == [
-        ("playbook.publish", audit[0][1]),
+    staff = [e["target_id"] for e in _json(run_cli, "audit", "--action", "staff.*", *w)["entries"]]
+    assert sorted(staff) == sorted(["张经理", "小王"])
+    runs = [a for a in audit if a[0].startswith(("playbook.", "campaign."))]
+    login = runs[0][1]  # no --by: $SOPFLOW_USER or the login name
+    assert runs == [
+        ("playbook.publish", login),
         ("playbook.approve", "张经理"),
         ("campaign.start", "张经理"),
-        ("campaign.pause", audit[3][1]),
-        ("campaign.resume", audit[4][1]),
-        ("campaign.cancel", audit[5][1]),
+        ("campaign.pause", login),
+        ("campaign.resume", login),
+        ("campaign.cancel", login),
     ]
 
 

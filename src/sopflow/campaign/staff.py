@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sopflow.accounts.audit import record_audit
 from sopflow.errors import InvalidInput, NotFound
 from sopflow.i18n import _
 from sopflow.playbook.model.base import ID_PATTERN
@@ -212,6 +213,7 @@ def add_staff(
     manager: str | None = None,
     email: str | None = None,
     wecom_userid: str | None = None,
+    by: str = "system",
     now: datetime | None = None,
 ) -> StaffPublic:
     clean = _check_name(name)
@@ -237,7 +239,17 @@ def add_staff(
     )
     session.add(row)
     session.flush()
-    return public(session, row)
+    shown = public(session, row)
+    record_audit(
+        session=session,
+        actor=by,
+        action="staff.add",
+        target_kind="staff",
+        target_id=clean,
+        details={"role": shown.role, "manager": shown.manager},
+        now=now,
+    )
+    return shown
 
 
 def update_staff(
@@ -248,6 +260,7 @@ def update_staff(
     manager: str | None = None,
     email: str | None = None,
     wecom_userid: str | None = None,
+    by: str = "system",
 ) -> StaffPublic:
     """Change what is given (None keeps a value; "" clears the manager, email or userid)."""
     row = _row(session, name)
@@ -262,17 +275,39 @@ def update_staff(
     new_userid = row.wecom_userid
     if wecom_userid is not None:
         new_userid = _check_wecom_userid(session, wecom_userid, person=row) if wecom_userid.strip() else None
+    changed = [
+        field
+        for field, old, new in (
+            ("role", row.role, new_role),
+            ("manager", row.manager_id, new_manager),
+            ("email", row.email, new_email),
+            ("wecom_userid", row.wecom_userid, new_userid),
+        )
+        if old != new
+    ]
     row.role, row.manager_id, row.email, row.wecom_userid = new_role, new_manager, new_email, new_userid
     session.flush()
+    if changed:
+        record_audit(
+            session=session,
+            actor=by,
+            action="staff.update",
+            target_kind="staff",
+            target_id=row.name,
+            details={"changed": changed},
+        )
     return public(session, row)
 
 
-def set_active(*, session: Session, name: str, active: bool) -> tuple[StaffPublic, bool]:
+def set_active(*, session: Session, name: str, active: bool, by: str = "system") -> tuple[StaffPublic, bool]:
     """Disable or re-enable a person; returns them and whether anything changed."""
     row = _row(session, name)
     changed = row.active != active
     row.active = active
     session.flush()
+    if changed:
+        action = "staff.enable" if active else "staff.disable"
+        record_audit(session=session, actor=by, action=action, target_kind="staff", target_id=row.name)
     return public(session, row), changed
 
 

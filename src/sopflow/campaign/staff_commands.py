@@ -19,6 +19,7 @@ from rich.table import Table
 
 from sopflow.campaign.staff import StaffPublic, add_staff, list_staff, reports_of, set_active, update_staff
 from sopflow.i18n import _
+from sopflow.store.cli import actor
 from sopflow.store.cli import app_session as _session
 from sopflow.store.cli import print_json as _print_json
 
@@ -59,7 +60,13 @@ def add(
 ) -> None:
     with _session(workspace) as session:
         person = add_staff(
-            session=session, name=name, role=role, manager=manager, email=email, wecom_userid=wecom_userid
+            session=session,
+            name=name,
+            role=role,
+            manager=manager,
+            email=email,
+            wecom_userid=wecom_userid,
+            by=actor(None),
         )
     if as_json:
         _print_json(person.as_json())
@@ -116,7 +123,13 @@ def update(
 ) -> None:
     with _session(workspace) as session:
         person = update_staff(
-            session=session, name=name, role=role, manager=manager, email=email, wecom_userid=wecom_userid
+            session=session,
+            name=name,
+            role=role,
+            manager=manager,
+            email=email,
+            wecom_userid=wecom_userid,
+            by=actor(None),
         )
     if as_json:
         _print_json(person.as_json())
@@ -126,7 +139,7 @@ def update(
 
 def _switch(name: str, *, active: bool, workspace: Path | None, as_json: bool) -> None:
     with _session(workspace) as session:
-        person, changed = set_active(session=session, name=name, active=active)
+        person, changed = set_active(session=session, name=name, active=active, by=actor(None))
         reports = reports_of(session=session, name=person.name) if not active else []
     if as_json:
         _print_json({"staff": person.as_json(), "changed": changed, "reports": reports})

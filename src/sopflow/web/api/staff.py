@@ -62,6 +62,7 @@ def create_endpoint(body: StaffCreate, request: Request, auth: StaffManager) -> 
             manager=body.manager or None,
             email=body.email or None,
             wecom_userid=body.wecom_userid or None,
+            by=auth.user.name,
         )
     return {"staff": _shown(person, auth)}
 
@@ -77,8 +78,9 @@ def change_endpoint(name: str, body: StaffChange, request: Request, auth: StaffM
             manager=body.manager,
             email=body.email,
             wecom_userid=body.wecom_userid,
+            by=auth.user.name,
         )
         if body.active is not None:
-            set_active(session=session, name=name, active=body.active)
+            set_active(session=session, name=name, active=body.active, by=auth.user.name)
         person = get_staff(session=session, name=name)
     return {"staff": _shown(person, auth)}
