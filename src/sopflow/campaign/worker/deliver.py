@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sopflow.campaign.reminder import sends_itself, task_message
 from sopflow.campaign.worker.context import Context, lease_until
 from sopflow.campaign.worker.heartbeat import Heartbeat
-from sopflow.campaign.worker.outcome import Job, finish, send, utcnow
+from sopflow.campaign.worker.outcome import Job, finish, send, settle_held, utcnow
 from sopflow.campaign.worker.policies import Decision, decide
 from sopflow.campaign.worker.ratelimit import reserve_slot
 from sopflow.campaign.worker.report import Notice, WorkerReport
@@ -126,18 +126,16 @@ def _not_now(
         scheduled = task.next_attempt_at or task.due_at
         assert scheduled is not None
         reason = late_reason(now - scheduled, campaign.max_late_seconds)
-        if move(
+        settle_held(
+            ctx,
             session,
-            task_ids=[task.id],
+            task_id=task.id,
             from_state="due",
             to="missed",
-            actor=ctx.actor,
-            now=now,
             reason=reason,
-            values={"lease_owner": None, "lease_expires_at": None, "last_error": reason},
-            where=[Task.lease_owner == ctx.name],
-        ):
-            report.notice(Notice(task.id, task.campaign_id, task.step_id, "missed", reason))
+            now=now,
+            report=report,
+        )
         return
     _release(session, ctx, task.id, state="due")
 
@@ -385,16 +383,14 @@ def _recover(
         kind=endpoint.kind,
         id=task.id,
     )
-    if move(
+    settle_held(
+        ctx,
         session,
-        task_ids=[task.id],
+        task_id=task.id,
         from_state="sending",
         to="uncertain",
-        actor=ctx.actor,
-        now=now,
         reason=reason,
-        values={"lease_owner": None, "lease_expires_at": None, "last_error": reason},
-        where=[Task.lease_owner == ctx.name],
-    ):
-        report.notice(Notice(task.id, task.campaign_id, task.step_id, "uncertain", reason))
+        now=now,
+        report=report,
+    )
     return None

@@ -171,6 +171,40 @@ def _release_followers(ctx: Context, session: Session, sent: list[int], *, now: 
         release_dependents(session=session, task=task, at=now, quiet=policies.quiet, zone=policies.zone)
 
 
+def settle_held(
+    ctx: Context,
+    session: Session,
+    *,
+    task_id: int,
+    from_state: str,
+    to: str,
+    reason: str,
+    now: datetime,
+    report: WorkerReport,
+    last_error: str | None = None,
+) -> bool:
+    """End this worker's hold on a task by moving it to ``to`` (missed, failed, uncertain) with the reason,
+    and report it; False when the task is no longer this worker's (someone moved it first)."""
+    values = {"lease_owner": None, "lease_expires_at": None, "last_error": last_error or reason}
+    mine = [Task.lease_owner == ctx.name]
+    if not move(
+        session,
+        task_ids=[task_id],
+        from_state=from_state,
+        to=to,
+        actor=ctx.actor,
+        now=now,
+        reason=reason,
+        values=values,
+        where=mine,
+    ):
+        return False
+    task = session.get(Task, task_id)
+    assert task is not None
+    report.notice(Notice(task.id, task.campaign_id, task.step_id, to, reason))
+    return True
+
+
 def _refused(
     ctx: Context, session: Session, job: Job, error: DeliveryError, *, now: datetime, report: WorkerReport
 ) -> None:
@@ -185,20 +219,16 @@ def _refused(
             error=error.message,
             id=job.task_id,
         )
-        if move(
+        settle_held(
+            ctx,
             session,
-            task_ids=[job.task_id],
+            task_id=job.task_id,
             from_state="sending",
             to="uncertain",
-            actor=ctx.actor,
-            now=now,
             reason=reason,
-            values={**cleared, "last_error": reason},
-            where=mine,
-        ):
-            task = session.get(Task, job.task_id)
-            assert task is not None
-            report.notice(Notice(task.id, task.campaign_id, task.step_id, "uncertain", reason))
+            now=now,
+            report=report,
+        )
         return
     if _log_status(ctx, job, error) == "failed":
         reason = (
@@ -206,20 +236,17 @@ def _refused(
             if not error.retryable
             else _("gave up after {attempts} attempts: {error}", attempts=job.attempt, error=error.message)
         )
-        if move(
+        settle_held(
+            ctx,
             session,
-            task_ids=[job.task_id],
+            task_id=job.task_id,
             from_state="sending",
             to="failed",
-            actor=ctx.actor,
-            now=now,
             reason=reason,
-            values=cleared,
-            where=mine,
-        ):
-            task = session.get(Task, job.task_id)
-            assert task is not None
-            report.notice(Notice(task.id, task.campaign_id, task.step_id, "failed", reason))
+            now=now,
+            report=report,
+            last_error=error.message,
+        )
         return
     delay = backoff(ctx, job.attempt, error.retry_after)
     # A retry follows the playbook's quiet hours like a due time does: one that would land inside them waits
