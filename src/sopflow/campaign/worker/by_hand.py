@@ -42,11 +42,7 @@ def record_audiences(
             decision = decisions.get(task.id)
             if decision is None:
                 continue
-            values = {
-                "audience": decision.persons,
-                "audience_size": None if decision.persons is None else len(decision.persons),
-                "capped": decision.capped,
-            }
+            values = decision.audience_values()
             if decision.action == "skip":
                 if move(
                     session,

@@ -160,11 +160,7 @@ def _start(
     now: datetime,
     report: WorkerReport,
 ) -> Job | None:
-    audience = {
-        "audience": decision.persons,
-        "audience_size": None if decision.persons is None else len(decision.persons),
-        "capped": decision.capped,
-    }
+    audience = decision.audience_values()
     report.add("capped", decision.capped)
     if decision.action == "skip":
         if move(

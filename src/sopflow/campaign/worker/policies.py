@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +39,11 @@ class Decision:
     action: str  # send, skip, postpone
     until: datetime | None = None
     reason: str = ""
+
+    def audience_values(self) -> dict[str, Any]:
+        """What the decision records on its task: the audience list, its size and how many were capped."""
+        size = None if self.persons is None else len(self.persons)
+        return {"audience": self.persons, "audience_size": size, "capped": self.capped}
 
 
 def _audience(
