@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sopflow import __version__
@@ -53,13 +54,21 @@ class SopflowApp(FastAPI):
         )
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, console: bool = False
+) -> FastAPI:
+    """The app; ``console=True`` mounts the console's pages at ``/`` too (once per process, see
+    :mod:`sopflow.web.console`)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services if services is not None else Services.open(settings)
+        if console:
+            from sopflow.web.console.context import Host
+
+            Host.services = app.state.services
         try:
             yield
         finally:
@@ -69,9 +78,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app = SopflowApp(
         title="sopflow",
         version=__version__,
-        summary="Campaign SOPs, run and measured: event ingest API.",
+        summary="Campaign SOPs, run and measured: the event ingest API and the console's REST API.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url="/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -88,7 +97,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(staff.router)
     app.include_router(campaigns.router)
     app.include_router(tasks.router)
+    app.add_api_route("/api/docs", _docs_moved, include_in_schema=False)
+    if console:
+        from sopflow.web.console import mount_console
+
+        mount_console(app)
     return app
+
+
+def _docs_moved() -> RedirectResponse:
+    return RedirectResponse("/docs", status_code=308)
 
 
 def app_from_environment() -> FastAPI:

@@ -1,8 +1,10 @@
-"""``sopflow serve``: run the HTTP server (ingest API; the console later) with uvicorn.
+"""``sopflow serve``: run the HTTP server (ingest API, REST API and the console) with uvicorn.
 
 With ``--workers N`` uvicorn runs N processes, each building the app from the environment
 (:func:`sopflow.web.app.app_from_environment`), so the options given here are handed down as
 ``SOPFLOW_*`` variables. The event store takes writers from several processes, so they share it safely.
+The console's pages keep their state in the process that served them (its websocket must come back to
+it), so they are served by a single-process server only; ``--workers N`` serves the APIs.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ def _announce(settings: Settings) -> None:
             path=settings.workspace.root,
         )
     )
-    typer.echo(_("Send events to /api/v1/events or point a PostHog SDK at this address; API docs: /api/docs"))
+    typer.echo(_("Send events to /api/v1/events or point a PostHog SDK at this address; API docs: /docs"))
+    if settings.workers == 1:
+        typer.echo(_("Console: http://{host}:{port}/", host=settings.host, port=settings.port))
 
 
 def serve_command(
@@ -54,6 +58,7 @@ def serve_command(
         if config is not None:
             os.environ[ENV_PREFIX + "CONFIG"] = str(config.resolve())
         _announce(settings)
+        typer.echo(_("The console needs a single-process server: run without --workers to use it."))
         uvicorn.run(
             "sopflow.web.app:app_from_environment",
             factory=True,
@@ -65,7 +70,7 @@ def serve_command(
         )
         return
     try:
-        app = create_app(settings, services=services)
+        app = create_app(settings, services=services, console=True)
         _announce(settings)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
     finally:
