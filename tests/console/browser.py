@@ -46,7 +46,9 @@ def sopflow(*args: str, workspace: Path, stdin: str | None = None, lang: str = "
 
 
 def create_user(workspace: Path, name: str, role: str, password: str = PASSWORD) -> None:
-    sopflow("users", "create", name, "--role", role, "--password", "-", workspace=workspace, stdin=password + "\n")
+    sopflow(
+        "users", "create", name, "--role", role, "--password", "-", workspace=workspace, stdin=password + "\n"
+    )
 
 
 @dataclass
@@ -86,7 +88,9 @@ class ConsoleServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"the server did not start in {timeout} s:\n{self.log.read_text(errors='replace')}")
+        raise RuntimeError(
+            f"the server did not start in {timeout} s:\n{self.log.read_text(errors='replace')}"
+        )
 
     def stop(self) -> None:
         self.process.terminate()
@@ -111,7 +115,9 @@ def require_chromium() -> str:
     return CHROMIUM
 
 
-def login(page: object, server: ConsoleServer, name: str, password: str = PASSWORD, *, lang: str = "en") -> None:
+def login(
+    page: object, server: ConsoleServer, name: str, password: str = PASSWORD, *, lang: str = "en"
+) -> None:
     """Log in through the login page, in ``lang`` (the language switch's cookie)."""
     from playwright.sync_api import Page
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.console.browser import ConsoleServer, create_user, login, screenshot
 
 pytestmark = pytest.mark.xdist_group("console")
