@@ -16,7 +16,21 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from sopflow import __version__
 from sopflow.i18n import current_language
 from sopflow.settings import Settings, load_settings
-from sopflow.web.api import auth, campaigns, native, playbooks, posthog, staff, tasks
+from sopflow.web.api import (
+    analytics,
+    auth,
+    campaigns,
+    endpoints,
+    event_uploads,
+    jobs,
+    keys,
+    native,
+    playbooks,
+    posthog,
+    staff,
+    tasks,
+)
+from sopflow.web.api import settings as settings_api
 from sopflow.web.errors import POSTHOG_PATHS, install_error_handlers
 from sopflow.web.fastpath import Endpoint, IngestFastPath
 from sopflow.web.middleware import IngestCorsMiddleware, LanguageMiddleware
@@ -97,6 +111,8 @@ def create_app(
     app.include_router(staff.router)
     app.include_router(campaigns.router)
     app.include_router(tasks.router)
+    for console_api in (analytics, event_uploads, keys, endpoints, settings_api, jobs):
+        app.include_router(console_api.router)
     app.add_api_route("/api/docs", _docs_moved, include_in_schema=False)
     if console:
         from sopflow.web.console import mount_console
