@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/sopflow demo --dir $(DEMO_DIR)
+	$(BIN)/sopflow demo --dir $(DEMO_DIR) --serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -63,6 +63,10 @@ def demo_command(
     directory: Path = typer.Option(Path("demo"), "--dir", help=_("Folder for the demo workspace")),
     template: str = typer.Option(DEMO_TEMPLATE, "--template", help=_("Built-in playbook to start from")),
     users: int = typer.Option(DEMO_USERS, "--users", help=_("Users arriving through the channels")),
+    serve: bool = typer.Option(
+        False, "--serve", help=_("At the end, open the console on the demo workspace (http://127.0.0.1:8765)")
+    ),
+    port: int = typer.Option(8765, "--port", help=_("Port of the console with --serve")),
 ) -> None:
     # Wide enough for the plan's tables when the output is a pipe (Rich assumes 80 columns there).
     console = Console(highlight=False, markup=False, width=None if Console().is_terminal else 120)
@@ -128,6 +132,21 @@ def demo_command(
             id=campaign_id,
         )
     )
+    if serve:
+        console.rule(_("9. The console"))
+        serve_demo(workspace=workspace, port=port)
+
+
+def serve_demo(*, workspace: Workspace, port: int) -> None:
+    """The console on the demo workspace, with a first admin whose password is generated and printed once."""
+    from sopflow.settings import load_settings
+    from sopflow.web.commands import announce_bootstrap_admin, serve
+    from sopflow.web.services import Services
+
+    settings = load_settings(home=workspace.root, host="127.0.0.1", port=port)
+    services = Services.open(settings)
+    announce_bootstrap_admin(services)
+    serve(settings, services)
 
 
 def write_demo_report(*, playbook: Playbook, workspace: Workspace, out: Path) -> Path:

@@ -44,7 +44,7 @@ def demo_start_day(playbook: Playbook, today: date) -> date:
     return today - timedelta(days=1 + first_day)
 
 
-def _team(session: Session, playbook: Playbook) -> None:
+def add_demo_team(session: Session, playbook: Playbook) -> None:
     """One person per role (the first the playbook names); managers from the roles' ``escalate_to``."""
     people = {role.id: (role.people[0] if role.people else role.name) for role in playbook.team.roles}
     escalate = {role.id: role.escalate_to for role in playbook.team.roles}
@@ -61,7 +61,7 @@ def _start(
     published = publish_text(session=session, text=text, source=str(source), note="demo", by="demo")
     version = published.version
     approve_version(session=session, playbook_id=version.playbook_id, version=version.version, by="demo")
-    _team(session, playbook)
+    add_demo_team(session, playbook)
     add_endpoint(session=session, name=DEMO_ENDPOINT, kind="webhook", url=url, secret=secret)
     zone = ZoneInfo(playbook.meta.timezone)
     start_day = demo_start_day(playbook, datetime.now(zone).date())

@@ -16,6 +16,7 @@ import typer
 
 from sopflow.i18n import _, current_language
 from sopflow.settings import ENV_PREFIX, Settings, load_settings
+from sopflow.web.services import Services
 
 
 def _announce(settings: Settings) -> None:
@@ -32,6 +33,37 @@ def _announce(settings: Settings) -> None:
         typer.echo(_("Console: http://{host}:{port}/", host=settings.host, port=settings.port))
 
 
+def announce_bootstrap_admin(services: Services) -> None:
+    """On a workspace without users, create the first admin and print its generated password, once."""
+    from sopflow.accounts.bootstrap import bootstrap_admin
+
+    with services.database.session() as session:
+        created = bootstrap_admin(session=session)
+    if created is not None:
+        typer.echo(
+            _(
+                "First login: user {name}, password {password} (generated now and shown only once; change it "
+                "with sopflow users reset-password {name})",
+                name=created.user.name,
+                password=created.password,
+            )
+        )
+
+
+def serve(settings: Settings, services: Services) -> None:
+    """Serve the APIs and the console in this process until Ctrl+C; closes ``services`` at the end."""
+    import uvicorn
+
+    from sopflow.web.app import create_app
+
+    try:
+        app = create_app(settings, services=services, console=True)
+        _announce(settings)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    finally:
+        services.close()
+
+
 def serve_command(
     host: str | None = typer.Option(None, "--host", help=_("Address to listen on (default 127.0.0.1)")),
     port: int | None = typer.Option(None, "--port", help=_("Port to listen on (default 8765)")),
@@ -45,12 +77,10 @@ def serve_command(
 ) -> None:
     import uvicorn
 
-    from sopflow.web.app import create_app
-    from sopflow.web.services import Services
-
     settings = load_settings(config_file=config, home=workspace, host=host, port=port, workers=workers)
     # Opened here even when workers open their own: a broken database or store fails now, with a message.
     services = Services.open(settings)
+    announce_bootstrap_admin(services)
     if settings.workers > 1:
         services.close()
         os.environ[ENV_PREFIX + "HOME"] = str(settings.workspace.root)
@@ -69,9 +99,4 @@ def serve_command(
             access_log=False,
         )
         return
-    try:
-        app = create_app(settings, services=services, console=True)
-        _announce(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
-    finally:
-        services.close()
+    serve(settings, services)

@@ -17,7 +17,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("/playbooks", N_("Playbooks"), "read"),
     ("/campaigns", N_("Campaigns"), "read"),
     ("/analytics", N_("Analytics"), "read"),
-    ("/events", N_("Events"), "read"),
+    ("/events", N_("Event data"), "read"),
     ("/settings", N_("Settings"), "read"),
     ("/audit", N_("Audit log"), "audit.read"),
 )

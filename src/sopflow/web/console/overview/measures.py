@@ -1,0 +1,93 @@
+"""What the overview shows of each running campaign's data: its stages and targets against the plan.
+
+Computed off the event loop and kept for a short while per campaign, so a busy overview page costs one
+computation per campaign per ``FRESH_SECONDS`` whoever opens it; the page shows the time it was computed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from sopflow.analytics.engines import open_engine
+from sopflow.analytics.targets.aggregate import TargetsResult, compute_targets
+from sopflow.analytics.targets.campaign_steps import load_campaign_run
+from sopflow.analytics.timerange import TimeRange
+from sopflow.store.runs import Campaign, Task
+from sopflow.web.services import Services
+
+FRESH_SECONDS = 60.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class CampaignMeasures:
+    campaign_id: int
+    computed_at: datetime
+    result: TargetsResult
+
+    def behind(self) -> list[dict[str, Any]]:
+        """Targets missed or near, as rows for the alerts."""
+        return [
+            {"target": t.name or t.metric, "expected": t.expected, "actual": t.actual, "status": t.status}
+            for t in self.result.targets
+            if t.status in ("missed", "near")
+        ]
+
+
+_cache: dict[int, tuple[float, CampaignMeasures]] = {}
+_lock = threading.Lock()
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def campaign_range(starts_at: datetime | None, zone: ZoneInfo, now: datetime) -> TimeRange:
+    """From the campaign's start to now: the time the campaign has been measured over."""
+    start = starts_at or now
+    return TimeRange(start=_micros(start), end=_micros(max(now, start)), tz=zone)
+
+
+def measure_campaign(
+    services: Services, campaign_id: int, *, now: datetime | None = None
+) -> CampaignMeasures:
+    """The campaign's targets and stages over its run so far (cached ``FRESH_SECONDS``)."""
+    with _lock:
+        hit = _cache.get(campaign_id)
+        if hit is not None and time.monotonic() - hit[0] < FRESH_SECONDS:
+            return hit[1]
+    now = now or datetime.now(UTC)
+    with services.database.session() as session:
+        run = load_campaign_run(session=session, campaign_id=campaign_id)
+        # The timeline may begin before D0 (preparation steps): measure from its first task.
+        first_due = session.scalar(select(func.min(Task.due_at)).where(Task.campaign_id == campaign_id))
+        campaign = session.get(Campaign, campaign_id)
+        starts_at = min(
+            (_utc(m) for m in (first_due, campaign.starts_at if campaign else None) if m is not None),
+            default=None,
+        )
+    zone = ZoneInfo(run.timezone)
+    engine = open_engine("duckdb", workspace=services.settings.workspace, tz=zone)
+    try:
+        result = compute_targets(
+            engine=engine, playbook=run.playbook, time_range=campaign_range(starts_at, zone, now)
+        )
+    finally:
+        close = getattr(engine, "close", None)
+        if callable(close):
+            close()
+    measures = CampaignMeasures(campaign_id=campaign_id, computed_at=now, result=result)
+    with _lock:
+        _cache[campaign_id] = (time.monotonic(), measures)
+    return measures
