@@ -45,6 +45,12 @@ def sopflow(*args: str, workspace: Path, stdin: str | None = None, lang: str = "
     return done.stdout
 
 
+def server_environment() -> dict[str, str]:
+    """This process's environment without pytest's variables: NiceGUI behaves differently when it believes it
+    runs under pytest (no gzip, no thread pool teardown), and the server must run as it does in production."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+
+
 def create_user(workspace: Path, name: str, role: str, password: str = PASSWORD) -> None:
     sopflow(
         "users", "create", name, "--role", role, "--password", "-", workspace=workspace, stdin=password + "\n"
@@ -71,7 +77,7 @@ class ConsoleServer:
             [sys.executable, "-m", "sopflow", "serve", "--port", str(port)],
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
-            env={**os.environ, "SOPFLOW_HOME": str(workspace), "SOPFLOW_LANG": "en", **(env or {})},
+            env={**server_environment(), "SOPFLOW_HOME": str(workspace), "SOPFLOW_LANG": "en", **(env or {})},
         )
         server = cls(workspace=workspace, port=port, process=process, log=log)
         server.wait_ready()

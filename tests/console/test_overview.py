@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.console.browser import ConsoleServer, create_user, login, screenshot
+from tests.console.workspaces import TEMPLATE, running_campaign
 
 from sopflow.playbook.catalog import write_template
 from sopflow.playbook.loader import load_playbook
-from tests.console.browser import ConsoleServer, create_user, login, screenshot
-from tests.console.workspaces import TEMPLATE, running_campaign
 
 pytestmark = pytest.mark.xdist_group("console")
 
@@ -26,7 +26,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleServer]:
 
 
 def test_the_overview_shows_the_running_campaign_and_its_targets(server: ConsoleServer, page: Any) -> None:
-    targets = load_playbook(write_template(name=TEMPLATE, output=server.workspace / "t.yaml", force=True)).targets
+    targets = load_playbook(
+        write_template(name=TEMPLATE, output=server.workspace / "t.yaml", force=True)
+    ).targets
     login(page, server, "ada")
     assert page.get_by_test_id("overview-campaigns").inner_text() == "1"
     card = page.get_by_test_id("campaign-card-1")

@@ -30,7 +30,9 @@ def running_campaign(workspace: Path, *, name: str = "Console test campaign") ->
                 session=session, text=source.read_text("utf-8"), source=str(source), note="", by="test"
             )
             version = published.version
-            approve_version(session=session, playbook_id=version.playbook_id, version=version.version, by="test")
+            approve_version(
+                session=session, playbook_id=version.playbook_id, version=version.version, by="test"
+            )
             add_demo_team(session, playbook)
             zone = ZoneInfo(playbook.meta.timezone)
             start_day = demo_start_day(playbook, datetime.now(zone).date())
