@@ -108,6 +108,9 @@ def fill_measures(
                 tz=span.get("tz", ""),
             )
         ).classes("text-caption text-grey-7")
+        ui.label(_("{share} of the timeline has passed", share=percent(measures.elapsed))).classes(
+            "text-caption text-grey-7"
+        )
         _stages_chart(result.stages)
         _targets_table(result.targets)
     for row in measures.behind():
@@ -115,7 +118,7 @@ def fill_measures(
             ui.icon("trending_down", color=STATUS_COLORS.get(row["status"], "grey"))
             ui.label(
                 _(
-                    "{campaign}: target {target} is {status} (expected {expected}, actual {actual})",
+                    "{campaign}: target {target} is {status} (expected by now {expected}, actual {actual})",
                     campaign=result.playbook.get("name", ""),
                     target=row["target"],
                     status=_(STATUS_LABELS.get(row["status"], row["status"])),

@@ -26,19 +26,43 @@ FRESH_SECONDS = 60.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# Metrics that add up over the campaign: mid-run they are compared with the plan's pace, not its total.
+CUMULATIVE = frozenset({"new_users", "referred_users", "revenue", "users", "channel_users"})
+
+
 @dataclass(frozen=True)
 class CampaignMeasures:
     campaign_id: int
     computed_at: datetime
     result: TargetsResult
+    elapsed: float  # the share of the campaign's timeline (first task to last) that has passed, 0…1
 
     def behind(self) -> list[dict[str, Any]]:
-        """Targets missed or near, as rows for the alerts."""
-        return [
-            {"target": t.name or t.metric, "expected": t.expected, "actual": t.actual, "status": t.status}
-            for t in self.result.targets
-            if t.status in ("missed", "near")
-        ]
+        """Targets behind, as rows for the alerts. A running campaign is not yet behind its total: a metric
+        that adds up is behind when it is below the plan's pace (expected × elapsed share, less the target's
+        tolerance); a rate or ratio, when its status says missed or near."""
+        rows = []
+        for t in self.result.targets:
+            if t.actual is None:
+                continue
+            kind = t.metric.partition(".")[0]
+            if kind in CUMULATIVE and t.direction == "at_least":
+                pace = t.expected * self.elapsed
+                if t.actual < pace * (1 - t.tolerance):
+                    rows.append(self._row(t.name or t.metric, pace, t.actual, "missed"))
+            elif t.status in ("missed", "near"):
+                rows.append(self._row(t.name or t.metric, t.expected, t.actual, t.status))
+        return rows
+
+    @staticmethod
+    def _row(target: str, expected: float, actual: float, status: str) -> dict[str, Any]:
+        return {"target": target, "expected": expected, "actual": actual, "status": status}
+
+
+def elapsed_share(first: datetime | None, last: datetime | None, now: datetime) -> float:
+    if first is None or last is None or last <= first:
+        return 1.0 if first is not None and now >= first else 0.0
+    return min(1.0, max(0.0, (now - first) / (last - first)))
 
 
 _cache: dict[int, tuple[float, CampaignMeasures]] = {}
@@ -71,7 +95,9 @@ def measure_campaign(
     with services.database.session() as session:
         run = load_campaign_run(session=session, campaign_id=campaign_id)
         # The timeline may begin before D0 (preparation steps): measure from its first task.
-        first_due = session.scalar(select(func.min(Task.due_at)).where(Task.campaign_id == campaign_id))
+        first_due, last_due = session.execute(
+            select(func.min(Task.due_at), func.max(Task.due_at)).where(Task.campaign_id == campaign_id)
+        ).one()
         campaign = session.get(Campaign, campaign_id)
         starts_at = min(
             (_utc(m) for m in (first_due, campaign.starts_at if campaign else None) if m is not None),
@@ -87,7 +113,8 @@ def measure_campaign(
         close = getattr(engine, "close", None)
         if callable(close):
             close()
-    measures = CampaignMeasures(campaign_id=campaign_id, computed_at=now, result=result)
+    elapsed = elapsed_share(starts_at, _utc(last_due) if last_due is not None else None, now)
+    measures = CampaignMeasures(campaign_id=campaign_id, computed_at=now, result=result, elapsed=elapsed)
     with _lock:
         _cache[campaign_id] = (time.monotonic(), measures)
     return measures
