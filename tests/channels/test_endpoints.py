@@ -82,6 +82,7 @@ def test_a_duplicate_name_is_refused(session: Session) -> None:
         ("feishu_bot", "https://open.feishu.cn/open-apis/bot/v2/hook/", None, {}, "--url"),
         ("dingtalk_robot", "https://oapi.dingtalk.com/robot/send", None, {}, "--url"),
         ("dingtalk_robot", "https://oapi.dingtalk.com/robot/send?access_token=t&sign=x", None, {}, "--url"),
+        ("email", "smtp://[", None, {}, "--url"),
         ("email", "https://smtp.example.com", None, {}, "--url"),
         ("email", "smtp://smtp.example.com:587", None, {}, "from"),
         ("email", "smtp://smtp.example.com:587?from=not-an-address", None, {}, "from"),

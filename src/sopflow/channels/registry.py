@@ -116,8 +116,12 @@ def _check_robot(kind: str, url: str, secret: str | None) -> None:
 
 
 def _check_email(url: str, secret: str | None, options: Mapping[str, str]) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname  # parsed lazily: a bad port or bracket raises here
+    except ValueError:
+        hostname = None
+    if hostname is None or parts.scheme not in ("smtp", "smtps"):
         raise _bad(
             "--url", _("an smtp:// or smtps:// URL is needed, e.g. {example}", example=EXAMPLES["email"])
         )

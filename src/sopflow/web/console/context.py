@@ -20,6 +20,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
+from nicegui.helpers import expects_arguments
 from sqlalchemy.orm import Session
 
 from sopflow.accounts.roles import can, mask_contact
@@ -98,9 +99,10 @@ class PageContext:
         return auth
 
     def act(self, action: str, handler: Callable[..., Any]) -> Callable[..., Awaitable[None]]:
-        """``handler`` as an event handler that first checks the session and the role ``action``."""
+        """``handler`` as an event handler that first checks the session and the role ``action``. A handler
+        that takes an argument gets NiceGUI's event (NiceGUI passes it only to handlers that declare one)."""
 
-        async def run(*args: Any) -> None:
+        async def call(*args: Any) -> None:
             try:
                 self.check(action)
                 result = handler(*args)
@@ -112,7 +114,17 @@ class PageContext:
                 LOG.exception("console action %s failed", action)
                 ui.notify(_("something went wrong on the server; it is logged. Try again."), type="negative")
 
-        return run
+        if expects_arguments(handler):
+
+            async def with_event(event: Any) -> None:
+                await call(event)
+
+            return with_event
+
+        async def without_event() -> None:
+            await call()
+
+        return without_event
 
 
 def notify_error(exc: SopflowError) -> None:

@@ -1,0 +1,1 @@
+"""Work that runs beside the requests: the job runner and the console's event uploads."""
