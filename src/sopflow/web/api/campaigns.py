@@ -1,18 +1,28 @@
-"""``/api/v1/campaigns``: list, show, start, pause, resume, cancel campaigns and read their status.
+"""``/api/v1/campaigns``: list, show, start, pause, resume, cancel campaigns and read their status,
+calendar and per-step numbers.
 
 Answers are the ``--json`` shapes of ``sopflow campaign``: ``{"campaigns": [campaign, ...]}``,
 ``{"campaign": campaign, "tasks": [task, ...]}`` (tasks for show and start), and the status report of
-``sopflow campaign status --json``. Starting takes what ``sopflow campaign start`` takes, as JSON.
+``sopflow campaign status --json``. Starting takes what ``sopflow campaign start`` takes, as JSON; with
+``versus`` (other versions side by side) the answer also lists every arm under ``"campaigns"``.
+``/calendar`` is :class:`~sopflow.campaign.agenda.CampaignAgenda` (days of tasks in the campaign's zone),
+``/calendar.ics`` the team's iCalendar file, ``/steps`` the per-step touches and conversions of
+``sopflow targets --campaign ID --json`` (its ``campaign`` key).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from sopflow.campaign.agenda import campaign_agenda
+from sopflow.campaign.calendar import campaign_calendar
+from sopflow.campaign.followup import campaign_steps_report
 from sopflow.campaign.launch import LaunchRequest, launch
 from sopflow.campaign.lifecycle import (
     TaskFilter,
@@ -27,8 +37,10 @@ from sopflow.campaign.lifecycle import (
 from sopflow.campaign.start import DEFAULT_MAX_LATE
 from sopflow.campaign.status import campaign_status
 from sopflow.errors import InvalidInput
+from sopflow.i18n import _
 from sopflow.playbook.timenode import TimeSyntaxError, parse_duration
 from sopflow.web.api.console import ERRORS, CampaignChanger, CampaignStarter, Reader, app_session
+from sopflow.web.auth import services_of
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
@@ -42,6 +54,12 @@ class CampaignStart(BaseModel):
     notify: dict[str, str] = Field(default_factory=dict, description="role (or *) → endpoint name")
     send: dict[str, str] = Field(default_factory=dict, description="channel → endpoint name")
     max_late: str = Field("1h", max_length=20, description="Later than this when due: missed, not sent")
+    versus: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=5, description="Other versions run side by side (ID@VERSION)"
+    )
+    split: list[Annotated[float, Field(gt=0, le=1_000_000)]] | None = Field(
+        None, max_length=6, description="Weights of playbook and versus, in order (default: equal)"
+    )
 
 
 class CampaignCancel(BaseModel):
@@ -84,8 +102,48 @@ def status_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[st
         return campaign_status(session=session, campaign_id=campaign_id, now=datetime.now(UTC)).as_json()
 
 
+@router.get("/{campaign_id}/calendar", responses=ERRORS)
+def calendar_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+    with app_session(request) as session:
+        return campaign_agenda(session=session, campaign_id=campaign_id, now=datetime.now(UTC)).as_json()
+
+
+@router.get(
+    "/{campaign_id}/calendar.ics",
+    responses={**ERRORS, 200: {"content": {"text/calendar": {}}, "description": "iCalendar file"}},
+    response_class=Response,
+)
+def calendar_file_endpoint(campaign_id: int, request: Request, auth: Reader) -> Response:
+    with app_session(request) as session:
+        data = campaign_calendar(session=session, campaign_id=campaign_id)
+    return Response(
+        data,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="campaign-{campaign_id}.ics"'},
+    )
+
+
+def _steps(request: Request, campaign_id: int) -> dict[str, Any]:
+    services = services_of(request)
+    with app_session(request) as session:
+        return campaign_steps_report(
+            session=session, workspace=services.settings.workspace, campaign_id=campaign_id
+        )
+
+
+@router.get("/{campaign_id}/steps", responses=ERRORS)
+async def steps_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+    """Per step: touched → reacted → converted and revenue, per script variant (reads every event, in a
+    worker thread so other requests go on)."""
+    return await run_in_threadpool(_steps, request, campaign_id)
+
+
 @router.post("", status_code=201, responses=ERRORS)
 def start_endpoint(body: CampaignStart, request: Request, auth: CampaignStarter) -> dict[str, Any]:
+    if body.split is not None and not body.versus:
+        raise InvalidInput(
+            _("split: weights are for versions side by side; give versus too"), code="invalid_split"
+        )
     launched = LaunchRequest(
         playbook=body.playbook,
         start=body.start,
@@ -95,13 +153,22 @@ def start_endpoint(body: CampaignStart, request: Request, auth: CampaignStarter)
         notify=body.notify,
         send=body.send,
         max_late=_max_late(body.max_late),
+        versus=list(body.versus),
+        split=list(body.split) if body.split is not None else None,
         start_field="start",
     )
     with app_session(request) as session:
-        (campaign,) = launch(session=session, request=launched, by=auth.user.name)
+        campaigns = launch(session=session, request=launched, by=auth.user.name)
         session.flush()
-        campaign_id = campaign.id
-    return _shown(request, campaign_id, tasks=True)
+        ids = [c.id for c in campaigns]
+    shown = _shown(request, ids[0], tasks=True)
+    if body.versus:
+        with app_session(request) as session:
+            shown["campaigns"] = [
+                describe(session=session, campaign=get_campaign(session=session, campaign_id=i)).as_json()
+                for i in ids
+            ]
+    return shown
 
 
 @router.post("/{campaign_id}/pause", responses=ERRORS)

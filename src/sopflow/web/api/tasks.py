@@ -1,8 +1,11 @@
-"""``/api/v1/tasks``: the team's tasks (filtered like ``sopflow tasks``), one task with its history, and the
-changes people make: done, skip, confirm.
+"""``/api/v1/tasks``: the team's tasks (filtered like ``sopflow tasks``), one task with its history, the
+changes people make: done, skip, confirm; and a task's audience, who to follow up.
 
 Answers are the ``--json`` shapes of ``sopflow tasks``: ``{"tasks": [task, ...]}`` and ``{"task": task}``
 (with its history). Each change is recorded in the task's history under the logged-in user's name.
+``/audience`` answers ``{"task_id", "columns", "rows": [{column: value}]}`` (see
+:data:`sopflow.campaign.followup.AUDIENCE_COLUMNS`); ``contact`` is masked for viewers, and every such
+export is recorded in the audit log (who exported which list, how many rows).
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from sopflow.accounts.audit import record_audit
+from sopflow.accounts.roles import mask_contact
+from sopflow.campaign.followup import AUDIENCE_COLUMNS, task_audience
 from sopflow.campaign.lifecycle import TaskFilter, list_tasks
 from sopflow.campaign.tasks import STATES, confirm_task, get_task, mark_done, skip_task
 from sopflow.errors import InvalidInput
 from sopflow.i18n import _
 from sopflow.web.api.console import ERRORS, Reader, TaskUpdater, app_session
+from sopflow.web.auth import client_address
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
@@ -72,6 +79,25 @@ def list_endpoint(
 def show_endpoint(task_id: int, request: Request, auth: Reader) -> dict[str, Any]:
     with app_session(request) as session:
         return _one(session, task_id)
+
+
+@router.get("/{task_id}/audience", responses=ERRORS)
+def audience_endpoint(task_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+    viewer = auth.user.role == "viewer"
+    with app_session(request) as session:
+        rows = task_audience(session=session, task_id=task_id)
+        record_audit(
+            session=session,
+            actor=auth.user.name,
+            action="export",
+            target_kind="list",
+            target_id=f"task-{task_id}-audience",
+            details={"rows": len(rows), "format": "json"},
+            client=client_address(request),
+        )
+    if viewer:
+        rows = [{**row, "contact": mask_contact(row["contact"])} for row in rows]
+    return {"task_id": task_id, "columns": list(AUDIENCE_COLUMNS), "rows": rows}
 
 
 @router.post("/{task_id}/done", responses=ERRORS)

@@ -1,22 +1,9 @@
-"""The console's Campaigns section."""
+"""The console's Campaigns section: the list, starting a campaign, today's tasks, one campaign's page.
 
-from __future__ import annotations
+The fixed paths are registered before ``/campaigns/{campaign_id}`` (:mod:`.detail` imports their modules
+first) so that they are not taken for an id.
+"""
 
-from fastapi import Request
-from fastapi.responses import RedirectResponse
-from nicegui import ui
+from sopflow.web.console.campaigns import detail, listing, start_form, today
 
-from sopflow.i18n import _
-from sopflow.web.console.context import open_page
-from sopflow.web.console.layout import frame
-from sopflow.web.console.widgets import empty
-
-
-@ui.page("/campaigns")
-def campaigns_page(request: Request) -> RedirectResponse | None:
-    ctx = open_page(request)
-    if isinstance(ctx, RedirectResponse):
-        return ctx
-    with frame(ctx, _("Campaigns")):
-        empty(_("coming soon"))
-    return None
+__all__ = ["detail", "listing", "start_form", "today"]
