@@ -26,11 +26,11 @@ from sopflow.accounts.roles import mask_contact
 from sopflow.accounts.sessions import Authenticated
 from sopflow.web.api.console import ERRORS, Reader, app_session
 from sopflow.web.api.jobs import JobOut, job_out
-from sopflow.web.api.settings import workspace_timezone
 from sopflow.web.auth import require, services_of
 from sopflow.web.background.jobs import job_runner
 from sopflow.web.background.live import MAX_CURSOR_CHARS, MAX_LIMIT, recent_events
 from sopflow.web.background.uploads import get_upload, preview_upload, rejects_csv, stage_upload, start_import
+from sopflow.workspace_timezone import workspace_timezone
 
 router = APIRouter(tags=["events"])
 Importer = Annotated[Authenticated, Depends(require("events.import"))]

@@ -15,7 +15,6 @@ from nicegui import events, run, ui
 from sopflow.accounts.audit import record_audit
 from sopflow.events.headers import DROP
 from sopflow.i18n import _
-from sopflow.web.api.settings import workspace_timezone
 from sopflow.web.background.jobs import Job, job_runner
 from sopflow.web.background.uploads import (
     MAX_UPLOAD_BYTES,
@@ -29,6 +28,7 @@ from sopflow.web.background.uploads import (
 )
 from sopflow.web.console.context import PageContext
 from sopflow.web.console.widgets import empty, figure
+from sopflow.workspace_timezone import workspace_timezone
 
 POLL_SECONDS = 0.5
 

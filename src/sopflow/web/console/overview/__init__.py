@@ -7,23 +7,22 @@ are computed after the page is shown, off the event loop (:mod:`.measures`), and
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import asdict
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import run, ui
 
-from sopflow.campaign.lifecycle import TaskFilter, list_campaigns, list_tasks
-from sopflow.campaign.public import CampaignPublic
-from sopflow.campaign.status import CampaignStatus, campaign_status
+from sopflow.campaign.overview import CampaignOverview, campaign_overview
+from sopflow.campaign.tasks import EXECUTED
 from sopflow.i18n import _, set_language
 from sopflow.web.console.context import PageContext, open_page
 from sopflow.web.console.layout import frame
 from sopflow.web.console.overview.cards import alerts_card, campaign_card, fill_measures
 from sopflow.web.console.overview.measures import measure_campaign
 from sopflow.web.console.widgets import data_table, empty, figure, percent
-
-ACTIVE = ("running", "paused")
+from sopflow.workspace_timezone import workspace_timezone
 
 
 @ui.page("/")
@@ -31,24 +30,20 @@ def overview_page(request: Request) -> RedirectResponse | None:
     ctx = open_page(request)
     if isinstance(ctx, RedirectResponse):
         return ctx
-    now = datetime.now(UTC)
     with ctx.session() as session:
-        campaigns = [c for c in list_campaigns(session=session, now=now) if c.status in ACTIVE]
-        statuses = {c.id: campaign_status(session=session, campaign_id=c.id, now=now) for c in campaigns}
-        today = [t.as_json() for t in list_tasks(session=session, where=TaskFilter(today=True), now=now)]
-    names = {c.id: c.name for c in campaigns}
-    for task in today:
-        task["campaign"] = names.get(int(task["campaign_id"]), task["campaign_id"])
+        zone = ZoneInfo(workspace_timezone(session=session, default=ctx.services.settings.timezone))
+        overview = campaign_overview(session=session, zone=zone)
+    campaigns = overview.running
     with frame(ctx, _("Overview")):
-        _figures(campaigns, statuses, today)
-        behind = alerts_card(ctx, campaigns, statuses)
+        _figures(overview)
+        behind = alerts_card(overview)
         if not campaigns:
             empty(_("no campaign is running; start one from an approved playbook version"))
         slots = {}
         with ui.row().classes("w-full q-gutter-md items-stretch"):
             for campaign in campaigns:
-                slots[campaign.id] = campaign_card(campaign, statuses[campaign.id])
-        _today_tasks(ctx, today)
+                slots[campaign.id] = campaign_card(campaign)
+        _today_tasks(ctx, [asdict(task) for task in overview.today])
 
     async def load() -> None:
         set_language(ctx.lang)
@@ -65,19 +60,17 @@ def overview_page(request: Request) -> RedirectResponse | None:
     return None
 
 
-def _figures(
-    campaigns: list[CampaignPublic], statuses: dict[int, CampaignStatus], today: list[dict[str, object]]
-) -> None:
-    due = sum(s.execution_rate.denominator for s in statuses.values())
-    executed = sum(s.execution_rate.numerator for s in statuses.values())
-    overdue = sum(len(s.overdue) for s in statuses.values())
-    done_today = sum(1 for t in today if t["state"] in ("done", "sent"))
+def _figures(overview: CampaignOverview) -> None:
+    rates = [c.execution_rate for c in overview.running]
+    due = sum(r.denominator for r in rates)
+    executed = sum(r.numerator for r in rates)
+    done_today = sum(1 for t in overview.today if t.state in EXECUTED)
     with ui.row().classes("q-gutter-md q-mb-md"):
-        figure(_("Running campaigns"), str(len(campaigns)), testid="overview-campaigns")
+        figure(_("Running campaigns"), str(len(overview.running)), testid="overview-campaigns")
         figure(
             _("Today's tasks"),
-            f"{done_today} / {len(today)}",
-            note=_("carried out / due today, every owner"),
+            f"{done_today} / {len(overview.today)}",
+            note=_("carried out / due on {day} ({tz}), every owner", day=overview.day, tz=overview.timezone),
             testid="overview-today",
         )
         figure(
@@ -86,7 +79,10 @@ def _figures(
             note=_("{executed} executed of {due} due, running campaigns", executed=executed, due=due),
         )
         figure(
-            _("Overdue tasks"), str(overdue), note=_("open past their deadline"), testid="overview-overdue"
+            _("Overdue tasks"),
+            str(len(overview.overdue)),
+            note=_("open past their deadline"),
+            testid="overview-overdue",
         )
 
 
@@ -103,8 +99,7 @@ def _today_tasks(ctx: PageContext, today: list[dict[str, object]]) -> None:
             ("campaign", _("Campaign")),
             ("name", _("Step")),
             ("owner", _("Owner")),
-            ("channel", _("Channel")),
             ("state", _("State")),
         ],
-        row_key="id",
+        row_key="task_id",
     )

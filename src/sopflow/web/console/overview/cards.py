@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from nicegui import ui
 
 from sopflow.analytics.targets.commands import STATUS_LABELS
-from sopflow.campaign.public import CampaignPublic
-from sopflow.campaign.status import CampaignStatus
-from sopflow.campaign.status_view import CAMPAIGN_LABELS
+from sopflow.campaign.overview import CampaignOverview, RunningCampaign
 from sopflow.i18n import _
-from sopflow.web.console.context import PageContext
 from sopflow.web.console.overview.measures import CampaignMeasures
 from sopflow.web.console.widgets import percent
 
+SHOWN_ALERTS = 20
 STATUS_COLORS = {"met": "positive", "near": "warning", "missed": "negative", "no_data": "grey"}
 
 
@@ -25,50 +24,42 @@ def _duration(seconds: int | None) -> str:
     return f"{hours}h{rest // 60:02d}m"
 
 
-def alerts_card(
-    ctx: PageContext, campaigns: list[CampaignPublic], statuses: dict[int, CampaignStatus]
-) -> ui.column:
+def alerts_card(overview: CampaignOverview) -> ui.column:
     """Overdue tasks now; targets behind are added to the returned column as each campaign's numbers come."""
-    names = {c.id: c.name for c in campaigns}
+    now = datetime.fromisoformat(overview.now)
     with ui.card().classes("w-full q-mb-md").props('data-testid="overview-alerts"'):
         ui.label(_("Alerts")).classes("text-h6")
-        overdue = [(cid, line) for cid, status in statuses.items() for line in status.overdue]
-        if not overdue:
+        if not overview.overdue:
             ui.label(_("no overdue task")).classes("text-grey-7")
-        for cid, line in overdue[:20]:
+        for line in overview.overdue[:SHOWN_ALERTS]:
+            late = (
+                None
+                if line.due_at is None
+                else int((now - datetime.fromisoformat(line.due_at)).total_seconds())
+            )
             with ui.row().classes("items-center q-gutter-sm"):
                 ui.icon("schedule", color="negative")
-                ui.link(names.get(cid, str(cid)), f"/campaigns/{cid}")
+                ui.link(line.campaign, f"/campaigns/{line.campaign_id}")
                 ui.label(
                     _(
                         "{step} ({owner}) is overdue by {late}",
                         step=line.name or line.step,
                         owner=line.owner,
-                        late=_duration(line.late_seconds),
+                        late=_duration(late),
                     )
                 )
-        if len(overdue) > 20:
-            ui.label(_("and {n} more", n=len(overdue) - 20)).classes("text-grey-7")
+        if len(overview.overdue) > SHOWN_ALERTS:
+            ui.label(_("and {n} more", n=len(overview.overdue) - SHOWN_ALERTS)).classes("text-grey-7")
         behind = ui.column().classes("q-gutter-xs")
     return behind
 
 
-def campaign_card(campaign: CampaignPublic, status: CampaignStatus) -> ui.column:
+def campaign_card(campaign: RunningCampaign) -> ui.column:
     """The campaign's card; returns the slot its stages and targets are filled into."""
-    rate = status.execution_rate
-    with (
-        ui.card()
-        .classes("q-pa-md")
-        .style("min-width: 420px; flex: 1")
-        .props(f'data-testid="campaign-card-{campaign.id}"')
-    ):
-        with ui.row().classes("items-center w-full"):
-            ui.link(campaign.name, f"/campaigns/{campaign.id}").classes("text-subtitle1 text-weight-bold")
-            ui.space()
-            ui.badge(
-                _(CAMPAIGN_LABELS.get(campaign.status, campaign.status)),
-                color="positive" if campaign.status == "running" else "warning",
-            )
+    rate = campaign.execution_rate
+    card = ui.card().classes("q-pa-md").style("min-width: 420px; flex: 1")
+    with card.props(f'data-testid="campaign-card-{campaign.id}"'):
+        ui.link(campaign.name, f"/campaigns/{campaign.id}").classes("text-subtitle1 text-weight-bold")
         ui.label(f"{campaign.playbook_id}@{campaign.version} · {campaign.timezone}").classes(
             "text-caption text-grey-7"
         )

@@ -9,11 +9,11 @@ from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from sopflow.i18n import _
-from sopflow.web.api.settings import set_workspace_timezone, workspace_timezone
 from sopflow.web.console.context import PageContext, open_page
 from sopflow.web.console.layout import frame
 from sopflow.web.console.settings.endpoints_panel import endpoints_panel
 from sopflow.web.console.settings.members_panel import members_panel
+from sopflow.workspace_timezone import set_workspace_timezone, workspace_timezone
 
 
 def timezone_panel(ctx: PageContext) -> None:
