@@ -16,7 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-MODULES = ["import_csv", "store", "ingest_http", "simulate", "funnel", "models", "experiments", "campaign"]
+MODULES = [
+    "import_csv", "store", "ingest_http", "simulate", "funnel", "models", "experiments", "campaign", "console",
+]  # fmt: skip
 OUT = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
 HEADER = """# Benchmarks
 

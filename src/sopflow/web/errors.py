@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sopflow.errors import SopflowError
@@ -131,7 +132,57 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
             code="method_not_allowed",
             message=_("{method} is not allowed on {path}", method=request.method, path=request.url.path),
         )
+    if exc.status_code == 400:
+        # Only the framework raises these (sopflow raises its own errors): a body it could not decode, JSON that
+        # is not UTF-8 ("There was an error parsing the body") or a broken multipart form ("Invalid multipart
+        # data."), in English and without a code. Answered like every other malformed body: 422 on the field.
+        log.info("unreadable body on %s %s: %s", request.method, request.url.path, exc.detail)
+        return error_response(
+            request,
+            status=422,
+            code="invalid_input",
+            message=_(
+                "the request body could not be read as its Content-Type says ({content_type})",
+                content_type=request.headers.get("content-type") or "-",
+            ),
+            field="body",
+        )
     return error_response(request, status=exc.status_code, code="http_error", message=str(exc.detail))
+
+
+async def _overflow_error(request: Request, exc: Exception) -> JSONResponse:
+    # A number too large for the database (SQLite stores 64-bit integers: /campaigns/9223372036854775808) or for
+    # a date is the client's mistake, not the server's: a 422 like any other value out of range.
+    log.info("number out of range on %s %s: %s", request.method, request.url.path, exc)
+    return _out_of_range(request)
+
+
+def _out_of_range(request: Request) -> JSONResponse:
+    return error_response(
+        request, status=422, code="invalid_input", message=_("a number in the request is out of range")
+    )
+
+
+# SQLSTATE of a value the column cannot hold: PostgreSQL's integer ids are 32-bit (/campaigns/2147483648).
+_NUMERIC_OUT_OF_RANGE = "22003"
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if state == _NUMERIC_OUT_OF_RANGE:
+        log.info("number out of range on %s %s: %s", request.method, request.url.path, exc.orig)
+        return _out_of_range(request)
+    if "NUL (0x00)" in str(exc.orig):
+        # PostgreSQL text cannot hold U+0000 (psycopg refuses it before sending); JSON and forms can carry it.
+        log.info("NUL character refused on %s %s", request.method, request.url.path)
+        return error_response(
+            request,
+            status=422,
+            code="invalid_input",
+            message=_("text in the request contains a NUL character (\\u0000), which cannot be stored"),
+        )
+    return await _unexpected_error(request, exc)  # any other refusal of the data is a bug to fix
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -145,4 +196,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SopflowError, _sopflow_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OverflowError, _overflow_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)

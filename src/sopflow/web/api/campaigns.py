@@ -39,7 +39,14 @@ from sopflow.campaign.status import campaign_status
 from sopflow.errors import InvalidInput
 from sopflow.i18n import _
 from sopflow.playbook.timenode import TimeSyntaxError, parse_duration
-from sopflow.web.api.console import ERRORS, CampaignChanger, CampaignStarter, Reader, app_session
+from sopflow.web.api.console import (
+    ERRORS,
+    CampaignChanger,
+    CampaignId,
+    CampaignStarter,
+    Reader,
+    app_session,
+)
 from sopflow.web.auth import services_of
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
@@ -87,23 +94,30 @@ def _shown(request: Request, campaign_id: int, *, tasks: bool) -> dict[str, Any]
 
 @router.get("", responses=ERRORS)
 def list_endpoint(request: Request, auth: Reader, status: str | None = None) -> dict[str, Any]:
+    """Every campaign, or only those with ``status`` (running, paused, cancelled or finished; any logged-in
+    role)."""
     with app_session(request) as session:
         return {"campaigns": [c.as_json() for c in list_campaigns(session=session, status=status)]}
 
 
 @router.get("/{campaign_id}", responses=ERRORS)
-def show_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+def show_endpoint(campaign_id: CampaignId, request: Request, auth: Reader) -> dict[str, Any]:
+    """One campaign with all its tasks (any logged-in role)."""
     return _shown(request, campaign_id, tasks=True)
 
 
 @router.get("/{campaign_id}/status", responses=ERRORS)
-def status_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+def status_endpoint(campaign_id: CampaignId, request: Request, auth: Reader) -> dict[str, Any]:
+    """The campaign's status report: progress, execution and on-time rates per step and per person, and
+    the overdue, next-due and uncertain tasks (any logged-in role); as ``sopflow campaign status --json``."""
     with app_session(request) as session:
         return campaign_status(session=session, campaign_id=campaign_id, now=datetime.now(UTC)).as_json()
 
 
 @router.get("/{campaign_id}/calendar", responses=ERRORS)
-def calendar_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+def calendar_endpoint(campaign_id: CampaignId, request: Request, auth: Reader) -> dict[str, Any]:
+    """The campaign's tasks day by day in its time zone, as the console's calendar draws them (any
+    logged-in role)."""
     with app_session(request) as session:
         return campaign_agenda(session=session, campaign_id=campaign_id, now=datetime.now(UTC)).as_json()
 
@@ -113,7 +127,8 @@ def calendar_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[
     responses={**ERRORS, 200: {"content": {"text/calendar": {}}, "description": "iCalendar file"}},
     response_class=Response,
 )
-def calendar_file_endpoint(campaign_id: int, request: Request, auth: Reader) -> Response:
+def calendar_file_endpoint(campaign_id: CampaignId, request: Request, auth: Reader) -> Response:
+    """The campaign's tasks as an iCalendar (.ics) file for the team's calendars (any logged-in role)."""
     with app_session(request) as session:
         data = campaign_calendar(session=session, campaign_id=campaign_id)
     return Response(
@@ -132,7 +147,7 @@ def _steps(request: Request, campaign_id: int) -> dict[str, Any]:
 
 
 @router.get("/{campaign_id}/steps", responses=ERRORS)
-async def steps_endpoint(campaign_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+async def steps_endpoint(campaign_id: CampaignId, request: Request, auth: Reader) -> dict[str, Any]:
     """Per step: touched → reacted → converted and revenue, per script variant (reads every event, in a
     worker thread so other requests go on)."""
     return await run_in_threadpool(_steps, request, campaign_id)
@@ -140,6 +155,9 @@ async def steps_endpoint(campaign_id: int, request: Request, auth: Reader) -> di
 
 @router.post("", status_code=201, responses=ERRORS)
 def start_endpoint(body: CampaignStart, request: Request, auth: CampaignStarter) -> dict[str, Any]:
+    """Start a campaign from a playbook version: its tasks are created and assigned to the team
+    (operators and admins: ``campaign.start``). With ``versus`` the other versions run side by side and
+    every arm is listed under ``campaigns``; answers the (first) campaign with its tasks."""
     if body.split is not None and not body.versus:
         raise InvalidInput(
             _("split: weights are for versions side by side; give versus too"), code="invalid_split"
@@ -172,14 +190,18 @@ def start_endpoint(body: CampaignStart, request: Request, auth: CampaignStarter)
 
 
 @router.post("/{campaign_id}/pause", responses=ERRORS)
-def pause_endpoint(campaign_id: int, request: Request, auth: CampaignChanger) -> dict[str, Any]:
+def pause_endpoint(campaign_id: CampaignId, request: Request, auth: CampaignChanger) -> dict[str, Any]:
+    """Pause a running campaign: it stops delivering and its tasks keep their times (operators and admins:
+    ``campaign.pause``); answers the campaign."""
     with app_session(request) as session:
         campaign = pause_campaign(session=session, campaign_id=campaign_id, by=auth.user.name)
         return {"campaign": describe(session=session, campaign=campaign).as_json()}
 
 
 @router.post("/{campaign_id}/resume", responses=ERRORS)
-def resume_endpoint(campaign_id: int, request: Request, auth: CampaignChanger) -> dict[str, Any]:
+def resume_endpoint(campaign_id: CampaignId, request: Request, auth: CampaignChanger) -> dict[str, Any]:
+    """Resume a paused campaign; tasks whose time passed while it was paused become due now (operators and
+    admins: ``campaign.pause``); answers the campaign."""
     with app_session(request) as session:
         campaign = resume_campaign(session=session, campaign_id=campaign_id, by=auth.user.name)
         return {"campaign": describe(session=session, campaign=campaign).as_json()}
@@ -187,8 +209,10 @@ def resume_endpoint(campaign_id: int, request: Request, auth: CampaignChanger) -
 
 @router.post("/{campaign_id}/cancel", responses=ERRORS)
 def cancel_endpoint(
-    campaign_id: int, request: Request, auth: CampaignChanger, body: CampaignCancel | None = None
+    campaign_id: CampaignId, request: Request, auth: CampaignChanger, body: CampaignCancel | None = None
 ) -> dict[str, Any]:
+    """End a campaign for good: every open task ends skipped, with the optional ``why`` in its history and
+    the audit log (operators and admins: ``campaign.pause``); 422 while one of its tasks is being sent."""
     why = body.why if body is not None else ""
     with app_session(request) as session:
         campaign = cancel_campaign(session=session, campaign_id=campaign_id, by=auth.user.name, why=why)

@@ -157,12 +157,14 @@ def update_endpoint(
 
 @router.get("", response_model=EndpointList, responses=ERRORS)
 def list_all(request: Request, auth: Reader) -> EndpointList:
+    """Every delivery endpoint, disabled ones too, URLs masked and secrets left out (any logged-in role)."""
     with app_session(request) as session:
         return EndpointList(endpoints=[endpoint_out(e) for e in list_endpoints(session=session)])
 
 
 @router.post("", response_model=EndpointOut, status_code=201, responses=ERRORS)
 def create(body: EndpointCreate, request: Request, auth: EndpointManager) -> EndpointOut:
+    """Add a delivery endpoint, checked for its kind (admins: ``endpoints.manage``); answers it masked."""
     with app_session(request) as session:
         endpoint = add_endpoint(
             session=session,
@@ -178,12 +180,15 @@ def create(body: EndpointCreate, request: Request, auth: EndpointManager) -> End
 
 @router.get("/{name}", response_model=EndpointOut, responses=ERRORS)
 def get_one(name: NamePath, request: Request, auth: Reader) -> EndpointOut:
+    """One delivery endpoint, URL masked and secret left out (any logged-in role)."""
     with app_session(request) as session:
         return endpoint_out(get_endpoint(session=session, name=name))
 
 
 @router.patch("/{name}", response_model=EndpointOut, responses=ERRORS)
 def update(name: NamePath, body: EndpointUpdate, request: Request, auth: EndpointManager) -> EndpointOut:
+    """Change an endpoint's URL, secret or options, or enable it again (admins: ``endpoints.manage``);
+    checked as when it was added, answers it masked."""
     with app_session(request) as session:
         endpoint, changed = update_endpoint(
             session=session,
@@ -199,6 +204,8 @@ def update(name: NamePath, body: EndpointUpdate, request: Request, auth: Endpoin
 
 @router.post("/{name}/disable", response_model=EndpointOut, responses=ERRORS)
 def disable(name: NamePath, request: Request, auth: EndpointManager) -> EndpointOut:
+    """Disable an endpoint: nothing is delivered through it until it is enabled again (admins:
+    ``endpoints.manage``)."""
     with app_session(request) as session:
         endpoint = disable_endpoint(session=session, name=name)
         _audit(session, request, auth, "endpoint.disable", name)

@@ -67,6 +67,8 @@ class LiveEventsOut(BaseModel):
 
 @router.post("/api/v1/event-uploads", response_model=UploadPreview, status_code=201, responses=ERRORS)
 def upload(request: Request, auth: Importer, file: UploadFile = File(...)) -> UploadPreview:
+    """Keep an uploaded CSV or Excel file and preview it: columns, first rows, the suggested event field
+    of each column (operators and admins: ``events.import``); 422 ``not_a_table`` and nothing kept otherwise."""
     staged = stage_upload(
         workspace=services_of(request).settings.workspace,
         owner=auth.user.name,
@@ -78,6 +80,7 @@ def upload(request: Request, auth: Importer, file: UploadFile = File(...)) -> Up
 
 @router.get("/api/v1/event-uploads/{upload_id}", response_model=UploadPreview, responses=ERRORS)
 def preview(upload_id: UploadId, request: Request, auth: Importer) -> UploadPreview:
+    """The preview of an upload again (its owner or an admin, ``events.import``; 404 to anyone else)."""
     staged = get_upload(
         workspace=services_of(request).settings.workspace,
         upload_id=upload_id,
@@ -91,6 +94,8 @@ def preview(upload_id: UploadId, request: Request, auth: Importer) -> UploadPrev
     "/api/v1/event-uploads/{upload_id}/import", response_model=JobOut, status_code=202, responses=ERRORS
 )
 def start(upload_id: UploadId, body: ImportRequest, request: Request, auth: Importer) -> JobOut:
+    """Check the column mapping and import the upload as a background job (its owner or an admin,
+    ``events.import``); 202 with the job to poll at ``GET /api/v1/jobs/{id}``."""
     services = services_of(request)
     staged = get_upload(
         workspace=services.settings.workspace, upload_id=upload_id, user=auth.user.name, role=auth.user.role
@@ -114,6 +119,8 @@ def start(upload_id: UploadId, body: ImportRequest, request: Request, auth: Impo
     responses={**ERRORS, 200: {"content": {"text/csv": {}}, "description": "The rejected rows"}},
 )
 def rejects(upload_id: UploadId, request: Request, auth: Importer) -> Response:
+    """The rows the import refused, as CSV with row number and reason (its owner or an admin,
+    ``events.import``); 404 ``no_rejects`` before an import."""
     staged = get_upload(
         workspace=services_of(request).settings.workspace,
         upload_id=upload_id,

@@ -53,6 +53,7 @@ def list_jobs(auth: Reader) -> JobList:
 
 @router.get("/{job_id}", response_model=JobOut, responses=ERRORS)
 def get_job(auth: Reader, job_id: str = Path(max_length=64)) -> JobOut:
+    """One background job and its progress (its owner or an admin; 404 to anyone else)."""
     job = job_runner().get(job_id)
     if not visible_to(job, user=auth.user.name, role=auth.user.role):
         raise NotFound(_("no job {id!r}; jobs are kept until the server restarts", id=job_id))

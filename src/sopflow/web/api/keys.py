@@ -58,12 +58,14 @@ def key_out(key: ApiKeyPublic) -> KeyOut:
 
 @router.get("", response_model=KeyList, responses=ERRORS)
 def list_keys(request: Request, auth: Reader) -> KeyList:
+    """Every ingest API key, revoked ones too: name and prefix only, never the key (any logged-in role)."""
     with app_session(request) as session:
         return KeyList(keys=[key_out(key) for key in list_api_keys(session=session)])
 
 
 @router.post("", response_model=KeyCreated, status_code=201, responses=ERRORS)
 def create_key(body: KeyCreate, request: Request, auth: KeyManager) -> KeyCreated:
+    """Create an ingest API key (admins: ``keys.manage``); the key is in this answer only, store it now."""
     with app_session(request) as session:
         created = create_api_key(session=session, name=body.name)
         record_audit(

@@ -72,12 +72,16 @@ class ApprovalSetting(BaseModel):
 
 @router.get("", responses=ERRORS)
 def list_endpoint(request: Request, auth: Reader) -> dict[str, Any]:
+    """Every published playbook with its name, number of versions, newest version and newest approved
+    version (any logged-in role); as ``sopflow playbook list --json``."""
     with app_session(request) as session:
         return {"playbooks": [p.as_json() for p in list_playbooks(session=session)]}
 
 
 @router.get("/{playbook_id}/versions", responses=ERRORS)
 def versions_endpoint(playbook_id: str, request: Request, auth: Reader) -> dict[str, Any]:
+    """Every published version of a playbook, oldest first, with who published and approved it (any
+    logged-in role); as ``sopflow playbook versions --json``."""
     with app_session(request) as session:
         versions = list_versions(session=session, playbook_id=playbook_id)
     return {"versions": [v.as_json() for v in versions]}
@@ -87,6 +91,9 @@ def versions_endpoint(playbook_id: str, request: Request, auth: Reader) -> dict[
 def publish_endpoint(
     body: Publish, request: Request, response: Response, auth: PlaybookWriter
 ) -> dict[str, Any] | JSONResponse:
+    """Validate YAML text and publish it as the playbook's next version (operators and admins:
+    ``playbook.write``). 201 with the new version; 200 with ``created: false`` when the same text is already
+    published; 422 ``playbook_invalid`` listing every problem, and nothing stored."""
     try:
         with app_session(request) as session:
             result = publish_text(
@@ -108,6 +115,8 @@ def publish_endpoint(
 def approve_endpoint(
     playbook_id: str, version: str, request: Request, auth: PlaybookApprover
 ) -> dict[str, Any]:
+    """Approve a version so campaigns may start from it (admins: ``playbook.approve``); answers the version
+    and ``changed: false`` when it was already approved."""
     number = parse_version_number(version, what="version")
     with app_session(request) as session:
         result = approve_version(session=session, playbook_id=playbook_id, version=number, by=auth.user.name)
@@ -122,6 +131,8 @@ def validate_endpoint(body: Draft, auth: Reader) -> dict[str, Any]:
 
 @router.get("/approval", responses=ERRORS)
 def approval_endpoint(request: Request, auth: Reader) -> dict[str, Any]:
+    """Whether campaigns may only start from approved versions (``campaign.require_approval``; any
+    logged-in role)."""
     with app_session(request) as session:
         return {"required": approval_required(session=session)}
 
@@ -187,11 +198,14 @@ def estimate_endpoint(
 
 @router.get("/templates", responses=ERRORS)
 def templates_endpoint(auth: Reader) -> dict[str, Any]:
+    """The built-in playbook templates: name, title, summary and tags (any logged-in role)."""
     shown = ("name", "title", "summary", "tags")
     return {"templates": [{k: t.as_json()[k] for k in shown} for t in list_templates()]}
 
 
 @router.get("/templates/{name}", responses=ERRORS)
 def template_endpoint(name: str, auth: Reader) -> dict[str, Any]:
+    """One built-in template's YAML, to start a playbook from (any logged-in role); 404 for an
+    unknown name."""
     path = template_path(name)
     return {"name": path.stem, "yaml": template_text(path.stem)}

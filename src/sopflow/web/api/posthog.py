@@ -27,6 +27,15 @@ from sopflow.web.services import Services
 
 router = APIRouter(tags=["PostHog-compatible capture"])
 INLINE_MAX_EVENTS = 2_000  # a form body (base64) may hold more events than its size suggests
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": f'Error in PostHog\'s shape: {{"type", "code", "detail", "attr"}} ({why})'}
+    for status, why in (
+        (400, "unreadable body or invalid event"),
+        (401, "missing or unknown api_key"),
+        (413, "body too large"),
+        (415, "unknown compression"),
+    )
+}
 
 
 def _check_token(token: str | None, found: ApiKeyPublic | None) -> None:
@@ -45,7 +54,16 @@ def _canonical_table(services: Services, request: CaptureRequest, now: datetime)
     settings = services.settings
     if len(request.events) > settings.max_batch_events:
         raise too_many_events(len(request.events), settings.max_batch_events)
-    raws = canonical_batch(request.events, now=now, sent_at=request.sent_at)
+    try:
+        raws = canonical_batch(request.events, now=now, sent_at=request.sent_at)
+    except OverflowError:
+        # The clock correction (sent_at) or an offset moved a time past year 1 or 9999: bad input, not a 500.
+        raise ApiError(
+            _("an event's time is out of range (years 1 to 9999) once corrected by sent_at or offset"),
+            code="invalid_timestamp",
+            status=400,
+            field="batch",
+        ) from None
     try:
         return services.ingestor.normalize(raws)
     except ApiError as exc:
@@ -99,4 +117,5 @@ for _path in sorted(POSTHOG_PATHS):
         include_in_schema=_path.endswith("/"),
         summary="PostHog-compatible capture",
         response_model=None,
+        responses=_ERRORS,
     )

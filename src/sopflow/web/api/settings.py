@@ -33,6 +33,7 @@ class TimezoneIn(BaseModel):
 
 @router.get("/timezone", response_model=TimezoneOut, responses=ERRORS)
 def get_timezone(request: Request, auth: Reader) -> TimezoneOut:
+    """The workspace timezone and the installation's default (any logged-in role)."""
     default = services_of(request).settings.timezone
     with app_session(request) as session:
         return TimezoneOut(timezone=workspace_timezone(session=session, default=default), default=default)
@@ -40,6 +41,8 @@ def get_timezone(request: Request, auth: Reader) -> TimezoneOut:
 
 @router.put("/timezone", response_model=TimezoneOut, responses=ERRORS)
 def put_timezone(body: TimezoneIn, request: Request, auth: SettingsManager) -> TimezoneOut:
+    """Set the workspace timezone to an IANA name (admins: ``settings.manage``; audited with before and
+    after)."""
     default = services_of(request).settings.timezone
     with app_session(request) as session:
         _before, after = set_workspace_timezone(

@@ -47,6 +47,8 @@ def _shown(person: StaffPublic, auth: Authenticated) -> dict[str, Any]:
 
 @router.get("", responses=ERRORS)
 def list_endpoint(request: Request, auth: Reader, active_only: bool = False) -> dict[str, Any]:
+    """The team, disabled members too unless ``active_only`` (any logged-in role; viewers see email and
+    WeCom userid masked)."""
     with app_session(request) as session:
         people = list_staff(session=session, include_inactive=not active_only)
     return {"staff": [_shown(p, auth) for p in people]}
@@ -54,6 +56,8 @@ def list_endpoint(request: Request, auth: Reader, active_only: bool = False) -> 
 
 @router.post("", status_code=201, responses=ERRORS)
 def create_endpoint(body: StaffCreate, request: Request, auth: StaffManager) -> dict[str, Any]:
+    """Add a person to the team with their playbook role (operators and admins: ``staff.manage``);
+    answers the person."""
     with app_session(request) as session:
         person = add_staff(
             session=session,
@@ -69,6 +73,8 @@ def create_endpoint(body: StaffCreate, request: Request, auth: StaffManager) -> 
 
 @router.patch("/{name}", responses=ERRORS)
 def change_endpoint(name: str, body: StaffChange, request: Request, auth: StaffManager) -> dict[str, Any]:
+    """Change a person's role, manager, email or WeCom userid, or disable or enable them (operators and
+    admins: ``staff.manage``); all or nothing, answers the person."""
     # One transaction: a refused field leaves the person as they were, the active flag included.
     with app_session(request) as session:
         update_staff(

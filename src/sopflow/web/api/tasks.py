@@ -24,7 +24,7 @@ from sopflow.campaign.lifecycle import TaskFilter, list_tasks
 from sopflow.campaign.tasks import STATES, confirm_task, get_task, mark_done, skip_task
 from sopflow.errors import InvalidInput
 from sopflow.i18n import _
-from sopflow.web.api.console import ERRORS, Reader, TaskUpdater, app_session
+from sopflow.web.api.console import ERRORS, MAX_ID, Reader, TaskId, TaskUpdater, app_session
 from sopflow.web.auth import client_address
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
@@ -54,7 +54,7 @@ def list_endpoint(
     auth: Reader,
     mine: str | None = None,
     today: bool = False,
-    campaign: int | None = None,
+    campaign: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this campaign's tasks")] = None,
     state: str | None = None,
     include_all: Annotated[bool, Query(alias="all")] = False,  # named as the CLI's --all
 ) -> dict[str, Any]:
@@ -76,13 +76,16 @@ def list_endpoint(
 
 
 @router.get("/{task_id}", responses=ERRORS)
-def show_endpoint(task_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+def show_endpoint(task_id: TaskId, request: Request, auth: Reader) -> dict[str, Any]:
+    """One task with its history: every change, when, by whom and why (any logged-in role)."""
     with app_session(request) as session:
         return _one(session, task_id)
 
 
 @router.get("/{task_id}/audience", responses=ERRORS)
-def audience_endpoint(task_id: int, request: Request, auth: Reader) -> dict[str, Any]:
+def audience_endpoint(task_id: TaskId, request: Request, auth: Reader) -> dict[str, Any]:
+    """Who the task reaches, one row per person, to follow up (any logged-in role; viewers see
+    ``contact`` masked). Every export is recorded in the audit log."""
     viewer = auth.user.role == "viewer"
     with app_session(request) as session:
         rows = task_audience(session=session, task_id=task_id)
@@ -102,8 +105,10 @@ def audience_endpoint(task_id: int, request: Request, auth: Reader) -> dict[str,
 
 @router.post("/{task_id}/done", responses=ERRORS)
 def done_endpoint(
-    task_id: int, request: Request, auth: TaskUpdater, body: Done | None = None
+    task_id: TaskId, request: Request, auth: TaskUpdater, body: Done | None = None
 ) -> dict[str, Any]:
+    """Mark the task done, with an optional note (operators and admins: ``task.update``); answers the task
+    with its history."""
     with app_session(request) as session:
         note = body.note if body is not None else ""
         mark_done(session=session, task_id=task_id, by=auth.user.name, note=note, now=datetime.now(UTC))
@@ -112,7 +117,8 @@ def done_endpoint(
 
 
 @router.post("/{task_id}/skip", responses=ERRORS)
-def skip_endpoint(task_id: int, body: Skip, request: Request, auth: TaskUpdater) -> dict[str, Any]:
+def skip_endpoint(task_id: TaskId, body: Skip, request: Request, auth: TaskUpdater) -> dict[str, Any]:
+    """Skip the task, saying why (operators and admins: ``task.update``); answers the task with its history."""
     with app_session(request) as session:
         skip_task(session=session, task_id=task_id, why=body.why, by=auth.user.name, now=datetime.now(UTC))
         session.flush()
@@ -120,7 +126,9 @@ def skip_endpoint(task_id: int, body: Skip, request: Request, auth: TaskUpdater)
 
 
 @router.post("/{task_id}/confirm", responses=ERRORS)
-def confirm_endpoint(task_id: int, body: Confirm, request: Request, auth: TaskUpdater) -> dict[str, Any]:
+def confirm_endpoint(task_id: TaskId, body: Confirm, request: Request, auth: TaskUpdater) -> dict[str, Any]:
+    """Settle an ``uncertain`` task: ``arrived`` true marks it sent, false delivers it again (operators
+    and admins: ``task.update``); answers the task with its history."""
     with app_session(request) as session:
         confirm_task(
             session=session, task_id=task_id, arrived=body.arrived, by=auth.user.name, now=datetime.now(UTC)

@@ -83,12 +83,14 @@ def _with_password(result: WithPassword) -> UserWithPassword:
 
 @router.get("", response_model=UserList, responses=_ERRORS)
 def list_endpoint(request: Request, auth: Reader) -> UserList:
+    """Every console account, disabled ones included (any logged-in role)."""
     with services_of(request).database.session() as session:
         return UserList(users=[_out(user) for user in list_users(session=session)])
 
 
 @router.post("", response_model=UserWithPassword, status_code=201, responses=_ERRORS)
 def create_endpoint(body: UserCreate, request: Request, auth: Admin) -> UserWithPassword:
+    """Create an account (admins); without a password one is generated and shown once."""
     with services_of(request).database.session() as session:
         result = create_user(
             session=session,
@@ -104,6 +106,7 @@ def create_endpoint(body: UserCreate, request: Request, auth: Admin) -> UserWith
 
 @router.post("/{name}/disable", response_model=UserAnswer, responses=_ERRORS)
 def disable_endpoint(name: str, request: Request, auth: Admin) -> UserAnswer:
+    """Disable an account and end its sessions (admins; never the last active admin)."""
     with services_of(request).database.session() as session:
         user = disable_user(session=session, name=name, actor=auth.user.name, client=client_address(request))
     return UserAnswer(user=_out(user))
@@ -111,6 +114,7 @@ def disable_endpoint(name: str, request: Request, auth: Admin) -> UserAnswer:
 
 @router.post("/{name}/enable", response_model=UserAnswer, responses=_ERRORS)
 def enable_endpoint(name: str, request: Request, auth: Admin) -> UserAnswer:
+    """Enable a disabled account again (admins)."""
     with services_of(request).database.session() as session:
         user = enable_user(session=session, name=name, actor=auth.user.name, client=client_address(request))
     return UserAnswer(user=_out(user))
@@ -118,6 +122,7 @@ def enable_endpoint(name: str, request: Request, auth: Admin) -> UserAnswer:
 
 @router.post("/{name}/reset-password", response_model=UserWithPassword, responses=_ERRORS)
 def reset_endpoint(name: str, body: PasswordReset, request: Request, auth: Admin) -> UserWithPassword:
+    """Set a new password, generated when none is given, and end the account's sessions (admins)."""
     with services_of(request).database.session() as session:
         result = reset_password(
             session=session,
@@ -131,6 +136,7 @@ def reset_endpoint(name: str, body: PasswordReset, request: Request, auth: Admin
 
 @router.post("/{name}/role", response_model=UserAnswer, responses=_ERRORS)
 def role_endpoint(name: str, body: RoleChange, request: Request, auth: Admin) -> UserAnswer:
+    """Change an account's role: admin, operator or viewer (admins; never demote the last active admin)."""
     with services_of(request).database.session() as session:
         user = change_role(
             session=session, name=name, role=body.role, actor=auth.user.name, client=client_address(request)
