@@ -52,9 +52,12 @@ def test_the_language_switch_holds_across_pages(server: ConsoleServer, page: Any
     page.get_by_role("link", name="Overview").wait_for()
     page.goto(server.url + "/audit")
     page.get_by_role("link", name="Audit log").wait_for()
+    # Quasar's own texts follow too (the table's pagination).
+    page.get_by_text("Records per page").wait_for()
     screenshot(page, "language-english")
     page.get_by_test_id("lang-zh_CN").click()
     page.get_by_role("link", name="审计日志").wait_for()
+    page.get_by_text("每页的行数").wait_for()
 
 
 def test_a_viewer_sees_no_audit_link_and_the_page_refuses(server: ConsoleServer, page: Any) -> None:

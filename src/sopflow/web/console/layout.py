@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ def _active(ctx: PageContext, path: str) -> bool:
 def frame(ctx: PageContext, title: str) -> Iterator[None]:
     """The page's header and a content column; what the block builds goes inside it."""
     ui.page_title(f"{title} · sopflow")
+    quasar_language(ctx.lang)
     ui.query("body").classes("bg-grey-1")
     with ui.header().classes("items-center bg-white text-grey-9 shadow-1 q-px-md").style("height: 56px"):
         ui.label("sopflow").classes("text-h6 text-primary q-mr-lg").props('data-testid="brand"')
@@ -51,6 +53,18 @@ def frame(ctx: PageContext, title: str) -> Iterator[None]:
     with ui.column().classes("w-full q-pa-md").style("max-width: 1400px; margin: 0 auto"):
         ui.label(title).classes("text-h5 q-mb-sm")
         yield
+
+
+QUASAR_LANGUAGES = {"zh_CN": "zh-CN", "en": "en-US"}
+
+
+def quasar_language(lang: str) -> None:
+    """Quasar's own texts (table pagination, date pickers) in the viewer's language. The language is an
+    attribute of the route's page object, shared by every request: this client gets its own copy."""
+    client = ui.context.client
+    page = copy.copy(client.page)
+    page.language = QUASAR_LANGUAGES.get(lang, "zh-CN")  # type: ignore[assignment]
+    client.page = page
 
 
 def language_switch(current: str) -> None:

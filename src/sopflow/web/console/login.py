@@ -11,7 +11,7 @@ from nicegui import ui
 
 from sopflow.i18n import _, set_language
 from sopflow.web.console.context import page_language
-from sopflow.web.console.layout import language_switch
+from sopflow.web.console.layout import language_switch, quasar_language
 
 _LOGIN_JS = """
 const response = await fetch('/api/v1/auth/login', {
@@ -38,6 +38,7 @@ def login_page(request: Request) -> None:
     set_language(lang)
     target = _safe_next(request.query_params.get("next"))
     ui.page_title(_("Log in") + " · sopflow")
+    quasar_language(lang)
     ui.query("body").classes("bg-grey-2")
     with ui.card().classes("absolute-center q-pa-lg").style("width: 380px"):
         with ui.row().classes("w-full items-center"):
