@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,3 +47,16 @@ def test_the_overview_speaks_chinese_by_default(server: ConsoleServer, page: Any
     login(page, server, "ada", lang="zh_CN")
     page.get_by_text("进行中的活动").first.wait_for()
     page.get_by_text("今日任务").first.wait_for()
+
+
+def test_the_campaign_report_is_made_in_the_background_and_downloaded(
+    server: ConsoleServer, page: Any
+) -> None:
+    login(page, server, "ada")
+    page.goto(server.url + "/campaigns/1")
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_test_id("campaign-report").click()
+    download = info.value
+    assert download.suggested_filename == "report-campaign-1.html"
+    assert "<html" in Path(download.path()).read_text("utf-8")
+    page.get_by_test_id("campaign-report-note").filter(has_text="the report is ready").wait_for()

@@ -53,6 +53,8 @@ ANY_ROLE_WRITES: dict[str, str] = {
     "POST /api/v1/playbooks/validate": "validates YAML text; stores nothing",
     "POST /api/v1/analytics/*": "queries whose definition (funnel steps, windows) is a body; read-only, "
     "exports are audited and masked for viewers",
+    "POST /api/v1/campaigns/{campaign_id}/report": "starts a background job that reads the events into a "
+    "report page; changes nothing",
 }
 # Reads anyone may send: the docs, and WeCom's URL check (signed).
 PUBLIC_READS = frozenset(

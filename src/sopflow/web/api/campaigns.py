@@ -48,6 +48,7 @@ from sopflow.web.api.console import (
     app_session,
 )
 from sopflow.web.auth import services_of
+from sopflow.web.background.reports import submit_campaign_report
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
@@ -151,6 +152,16 @@ async def steps_endpoint(campaign_id: CampaignId, request: Request, auth: Reader
     """Per step: touched → reacted → converted and revenue, per script variant (reads every event, in a
     worker thread so other requests go on)."""
     return await run_in_threadpool(_steps, request, campaign_id)
+
+
+@router.post("/{campaign_id}/report", status_code=202, responses=ERRORS)
+def report_endpoint(campaign_id: CampaignId, request: Request, auth: Reader) -> dict[str, Any]:
+    """Start making the campaign's report (the HTML page of ``sopflow report --campaign``) in the background.
+
+    Any role may: a report reads. Answers 202 with the job; poll ``GET /api/v1/jobs/{id}`` and download the page
+    from ``GET /api/v1/jobs/{id}/file`` once it is done. 404 for no such campaign."""
+    job = submit_campaign_report(services=services_of(request), campaign_id=campaign_id, owner=auth.user.name)
+    return job.as_json()
 
 
 @router.post("", status_code=201, responses=ERRORS)

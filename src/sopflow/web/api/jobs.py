@@ -9,13 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
+from sopflow.accounts.sessions import Authenticated
 from sopflow.errors import NotFound
 from sopflow.i18n import _
 from sopflow.web.api.console import ERRORS, Reader
+from sopflow.web.auth import services_of
 from sopflow.web.background.jobs import Job, job_runner, visible_to
+from sopflow.web.background.reports import report_file
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -51,10 +55,25 @@ def list_jobs(auth: Reader) -> JobList:
     return JobList(jobs=[job_out(job) for job in job_runner().list(owner=auth.user.name)])
 
 
-@router.get("/{job_id}", response_model=JobOut, responses=ERRORS)
-def get_job(auth: Reader, job_id: str = Path(max_length=64)) -> JobOut:
-    """One background job and its progress (its owner or an admin; 404 to anyone else)."""
+def _visible_job(auth: Authenticated, job_id: str) -> Job:
     job = job_runner().get(job_id)
     if not visible_to(job, user=auth.user.name, role=auth.user.role):
         raise NotFound(_("no job {id!r}; jobs are kept until the server restarts", id=job_id))
-    return job_out(job)
+    return job
+
+
+@router.get("/{job_id}", response_model=JobOut, responses=ERRORS)
+def get_job(auth: Reader, job_id: str = Path(max_length=64)) -> JobOut:
+    """One background job and its progress (its owner or an admin; 404 to anyone else)."""
+    return job_out(_visible_job(auth, job_id))
+
+
+@router.get(
+    "/{job_id}/file",
+    response_class=FileResponse,
+    responses={**ERRORS, 200: {"content": {"text/html": {}}, "description": "The file the job wrote"}},
+)
+def get_job_file(request: Request, auth: Reader, job_id: str = Path(max_length=64)) -> FileResponse:
+    """The file a finished report job wrote, as a download (its owner or an admin; 404 until it is done)."""
+    path, name = report_file(services_of(request), _visible_job(auth, job_id))
+    return FileResponse(path, media_type="text/html; charset=utf-8", filename=name)

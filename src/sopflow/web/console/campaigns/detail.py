@@ -30,6 +30,7 @@ from sopflow.web.console.campaigns.common import (
     rate_value,
     state_label,
 )
+from sopflow.web.console.campaigns.report import report_button
 from sopflow.web.console.campaigns.tasks import TaskDialogs, bounded_text
 from sopflow.web.console.campaigns.touches import steps_numbers
 from sopflow.web.console.context import PageContext, open_page
@@ -118,6 +119,7 @@ class CampaignView:
                     "text-body2 text-grey-8"
                 )
             ui.space()
+            report_button(self.ctx, self.campaign_id)
             ui.link(_("Calendar file (.ics)"), f"/api/v1/campaigns/{self.campaign_id}/calendar.ics").classes(
                 "text-caption"
             )
