@@ -18,7 +18,6 @@ from fastapi import APIRouter, Request, Response
 
 from sopflow.accounts.audit import record_audit
 from sopflow.web.analytics import answers
-from sopflow.web.analytics.export import to_csv, to_xlsx
 from sopflow.web.analytics.queries import (
     AarrrQuery,
     DroppedQuery,
@@ -31,6 +30,7 @@ from sopflow.web.analytics.queries import (
 )
 from sopflow.web.api.console import ERRORS, Reader, app_session
 from sopflow.web.auth import client_address, services_of
+from sopflow.web.table_files import to_csv, to_xlsx
 from sopflow.workspace import Workspace
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])

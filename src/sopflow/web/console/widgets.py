@@ -6,8 +6,6 @@ does) and records the export in the audit log: who exported which list, and how 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,6 +13,7 @@ from nicegui import ui
 
 from sopflow.accounts.audit import record_audit
 from sopflow.web.console.context import PageContext
+from sopflow.web.table_files import to_csv, to_xlsx
 
 # Columns that hold phone numbers or WeChat ids: masked for viewers on every page and in every export.
 CONTACT_COLUMNS = frozenset({"phone", "mobile", "wechat", "wechat_id", "wxid", "contact", "external_userid"})
@@ -32,36 +31,6 @@ def masked_rows(ctx: PageContext, rows: Sequence[dict[str, Any]]) -> list[dict[s
     ]
 
 
-def rows_to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    # A BOM, so Excel and WPS open the Chinese text as UTF-8.
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def rows_to_xlsx(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title[:31] or "sheet"
-    sheet.append(list(columns))
-    for row in rows:
-        sheet.append([_cell(row.get(column)) for column in columns])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    if value is None or isinstance(value, int | float | str):
-        return value
-    return str(value)
-
-
 def export_rows(
     ctx: PageContext,
     *,
@@ -75,9 +44,9 @@ def export_rows(
     ctx.check("read")
     shown = masked_rows(ctx, rows)
     if kind == "xlsx":
-        data, filename = rows_to_xlsx(shown, columns, name), f"{name}.xlsx"
+        data, filename = to_xlsx(shown, columns, name), f"{name}.xlsx"
     else:
-        data, filename = rows_to_csv(shown, columns), f"{name}.csv"
+        data, filename = to_csv(shown, columns), f"{name}.csv"
     with ctx.session() as session:
         record_audit(
             session=session,

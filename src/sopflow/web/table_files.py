@@ -1,4 +1,4 @@
-"""Rows as a CSV or Excel download: the drop-off list the API answers (the pages use the console's widgets).
+"""Rows as a CSV or Excel download: every exported table of the console and the API's lists.
 
 CSV carries a BOM so that Excel and WPS read the Chinese text as UTF-8. Cells that a spreadsheet would run
 as a formula (``=``, ``+``, ``-``, ``@`` first) are written with a leading apostrophe: person ids come from
