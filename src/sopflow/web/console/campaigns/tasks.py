@@ -63,57 +63,82 @@ class TaskDialogs:
         ui.notify(message, type="positive")
         self.changed()
 
-    def done(self, task: CardTask) -> None:
+    def _with_text(
+        self,
+        *,
+        title: str,
+        label: str,
+        field: str,
+        button: str,
+        kind: str,
+        input_id: str,
+        color: str,
+        save: Callable[[str], str],
+    ) -> None:
+        """A dialog asking for one text (a note, a reason) and running ``save`` with it as ``task.update``."""
         self.card.clear()
         with self.card:
-            ui.label(_("Mark done: {name}", name=task.name)).classes("text-subtitle1")
-            note = ui.textarea(_("Note: what was done (kept with the task)")).classes("w-full")
-            note.props(f'maxlength={MAX_TEXT} autogrow data-testid="done-note"')
+            ui.label(title).classes("text-subtitle1")
+            text = ui.textarea(label).classes("w-full")
+            text.props(
+                f'maxlength={MAX_TEXT} autogrow data-testid="{kind}-{"note" if kind == "done" else "why"}"'
+            )
 
-            def save() -> None:
-                text = bounded_text(note.value, _("Note"))
-                with self.ctx.session() as session:
-                    mark_done(
-                        session=session,
-                        task_id=task.task_id,
-                        by=self.ctx.user_name,
-                        note=text,
-                        now=datetime.now(UTC),
-                    )
-                self._finish(_("Task {id} marked done", id=task.task_id))
+            def run() -> None:
+                self._finish(save(bounded_text(text.value, field)))
 
             with ui.row():
-                ui.button(_("Mark done"), on_click=self.ctx.act("task.update", save)).props(
-                    'color=positive data-testid="done-save"'
+                ui.button(button, on_click=self.ctx.act("task.update", run)).props(
+                    f'color={color} data-testid="{kind}-save"'
                 )
                 ui.button(_("Cancel"), on_click=self.dialog.close).props("flat")
         self.dialog.open()
+
+    def done(self, task: CardTask) -> None:
+        def save(note: str) -> str:
+            with self.ctx.session() as session:
+                mark_done(
+                    session=session,
+                    task_id=task.task_id,
+                    by=self.ctx.user_name,
+                    note=note,
+                    now=datetime.now(UTC),
+                )
+            return _("Task {id} marked done", id=task.task_id)
+
+        self._with_text(
+            title=_("Mark done: {name}", name=task.name),
+            label=_("Note: what was done (kept with the task)"),
+            field=_("Note"),
+            button=_("Mark done"),
+            kind="done",
+            input_id="done-note",
+            color="positive",
+            save=save,
+        )
 
     def skip(self, task: CardTask) -> None:
-        self.card.clear()
-        with self.card:
-            ui.label(_("Skip: {name}", name=task.name)).classes("text-subtitle1")
-            why = ui.textarea(_("Why is it skipped?")).classes("w-full")
-            why.props(f'maxlength={MAX_TEXT} autogrow data-testid="skip-why"')
-
-            def save() -> None:
-                text = bounded_text(why.value, _("Reason"))
-                with self.ctx.session() as session:
-                    skip_task(
-                        session=session,
-                        task_id=task.task_id,
-                        why=text,
-                        by=self.ctx.user_name,
-                        now=datetime.now(UTC),
-                    )
-                self._finish(_("Task {id} skipped", id=task.task_id))
-
-            with ui.row():
-                ui.button(_("Skip"), on_click=self.ctx.act("task.update", save)).props(
-                    'color=warning data-testid="skip-save"'
+        def save(why: str) -> str:
+            with self.ctx.session() as session:
+                skip_task(
+                    session=session,
+                    task_id=task.task_id,
+                    why=why,
+                    by=self.ctx.user_name,
+                    now=datetime.now(UTC),
                 )
-                ui.button(_("Cancel"), on_click=self.dialog.close).props("flat")
-        self.dialog.open()
+            return _("Task {id} skipped", id=task.task_id)
+
+        self._with_text(
+            title=_("Skip: {name}", name=task.name),
+            label=_("Why is it skipped?"),
+            field=_("Reason"),
+            button=_("Skip"),
+            kind="skip",
+            input_id="skip-why",
+            color="warning",
+            save=save,
+        )
 
     def confirm(self, task: CardTask) -> None:
         self.card.clear()
