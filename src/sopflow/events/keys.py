@@ -8,6 +8,7 @@ exists among 10 million events, in which case the later event is counted as a du
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib
 import threading
@@ -54,11 +55,22 @@ def duckdb_cursor() -> Iterator[duckdb.DuckDBPyConnection]:
             import duckdb  # here: a CSV import with derived ids never needs it (70 ms to import)
 
             _duckdb = duckdb.connect()
+            # Closed before the interpreter tears down: a DuckDB still open at that point may abort the
+            # process ("terminate called without an active exception") after its work is done.
+            atexit.register(_close_duckdb)
         cursor = _duckdb.cursor()
     try:
         yield cursor
     finally:
         cursor.close()
+
+
+def _close_duckdb() -> None:
+    global _duckdb
+    with _duckdb_lock:
+        if _duckdb is not None:
+            _duckdb.close()
+            _duckdb = None
 
 
 def event_keys(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:

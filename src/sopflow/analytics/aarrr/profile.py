@@ -23,12 +23,14 @@ subset of persons.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+from functools import partial
 from itertools import pairwise
 
 import numpy as np
 
+from sopflow.analytics.aarrr.remember import remembered
+from sopflow.analytics.aarrr.revenue import LineCodes, RevenueRows, in_range
 from sopflow.analytics.conditions import Condition, from_playbook, rows_holding
 from sopflow.analytics.frame import Coded, FrameRequest, PersonFrame, PersonTable
 from sopflow.playbook.model import Playbook
@@ -79,31 +81,41 @@ class PersonProfile:
     spec: ProfileSpec
 
     def __call__(self, frame: PersonFrame) -> PersonTable:
+        # What does not depend on the range is kept with the frame (see ``remember.py``): a new range
+        # filters rows found once per snapshot instead of passing over every event again.
         spec, n = self.spec, frame.n_persons
-        person = frame.person_of_rows()
+        person = remembered(frame, "person", frame.person_of_rows)
         ts = np.asarray(frame.ts, dtype=np.int64)
-        inside = _inside(ts, spec.start, spec.end)
-        channel, channel_ts = first_values(person, ts, frame.columns["channel"], n)
+        channel, channel_ts = remembered(
+            frame, ("first", "channel"), lambda: first_values(person, ts, frame.columns["channel"], n)
+        )
         table: PersonTable = {"channel": channel, "channel_ts": channel_ts}
         event = np.asarray(frame.event)
         for k, rule in enumerate(spec.stages, start=1):
-            table[f"stage_ts_{k}"] = first_ts(person, ts, stage_rows(frame, rule, event) & inside, n)
+            idx = remembered(
+                frame, ("stage", rule.event, rule.tests), partial(_stage_idx, frame, rule, event)
+            )
+            within = idx[in_range(ts[idx], spec.start, spec.end)]
+            table[f"stage_ts_{k}"] = first_ts_at(person, ts, within, n)
         if spec.invitations:
-            table["inviter"], table["invited_ts"] = first_values(person, ts, frame.columns["inviter_id"], n)
+            table["inviter"], table["invited_ts"] = remembered(
+                frame,
+                ("first", "inviter_id"),
+                lambda: first_values(person, ts, frame.columns["inviter_id"], n),
+            )
         if spec.aliases:
-            table["aliases"] = aliases(person, frame.columns["user_id"], n)
+            table["aliases"] = remembered(
+                frame, "aliases", lambda: aliases(person, frame.columns["user_id"], n)
+            )
         if spec.revenue:
-            table["revenue"] = revenue_lines(frame, person, ts, inside, channel, channel_ts)
+            found = remembered(frame, "revenue", lambda: revenue_rows(frame, person, ts, channel, channel_ts))
+            table["revenue"] = found.within(spec.start, spec.end, n)
         return table
 
 
-def _inside(ts: np.ndarray, start: int | None, end: int | None) -> np.ndarray:
-    inside = np.ones(len(ts), dtype=bool)
-    if start is not None:
-        inside &= ts >= start
-    if end is not None:
-        inside &= ts < end
-    return inside
+def _stage_idx(frame: PersonFrame, rule: StageRule, event: np.ndarray) -> np.ndarray:
+    found: np.ndarray = np.flatnonzero(stage_rows(frame, rule, event))
+    return found
 
 
 def stage_rows(frame: PersonFrame, rule: StageRule, event: np.ndarray) -> np.ndarray:
@@ -118,8 +130,12 @@ def stage_rows(frame: PersonFrame, rule: StageRule, event: np.ndarray) -> np.nda
 
 def first_ts(person: np.ndarray, ts: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """Per person, the time of their first row where ``rows`` holds (rows come by person, time ascending)."""
+    return first_ts_at(person, ts, np.flatnonzero(rows), n)
+
+
+def first_ts_at(person: np.ndarray, ts: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
+    """:func:`first_ts` of the rows numbered ``idx`` (ascending)."""
     out = np.full(n, NONE, dtype=np.int64)
-    idx = np.flatnonzero(rows)
     if len(idx):
         p = person[idx]
         first = np.r_[True, p[1:] != p[:-1]]
@@ -179,39 +195,32 @@ def aliases(person: np.ndarray, user_ids: Coded, n: int) -> Coded:
     return Coded(out, values)
 
 
-def revenue_lines(
-    frame: PersonFrame,
-    person: np.ndarray,
-    ts: np.ndarray,
-    inside: np.ndarray,
-    channel: Coded,
-    channel_ts: np.ndarray,
-) -> Coded:
-    revenue, currency = frame.columns["revenue"], frame.columns["currency"]
-    rows = np.flatnonzero((np.asarray(revenue.codes) >= 0) & inside)
-    codes = np.full(frame.n_persons, -1, dtype=np.int32)
-    if not len(rows):
-        return Coded(codes, [])
+def revenue_rows(
+    frame: PersonFrame, person: np.ndarray, ts: np.ndarray, channel: Coded, channel_ts: np.ndarray
+) -> RevenueRows:
+    """Every revenue event of ``frame`` whatever the range, with both touches (see ``revenue.py``)."""
+    revenue, currency, channels = (
+        frame.columns["revenue"],
+        frame.columns["currency"],
+        frame.columns["channel"],
+    )
+    rows = np.flatnonzero(np.asarray(revenue.codes) >= 0)
     owners = person[rows]
     first_code = np.asarray(channel.codes)[owners]
     first_code = np.where((first_code >= 0) & (channel_ts[owners] <= ts[rows]), first_code, -1)
-    last_code = _last_touch(person, ts, frame.columns["channel"], rows)
-    names = frame.columns["channel"].values
-    # Decode the revenue rows only: they are few among all the events.
-    amounts, currencies = revenue.take(rows).decoded(), currency.take(rows).decoded()
-    stamps, first, last = ts[rows].tolist(), first_code.tolist(), last_code.tolist()
-    lines: dict[int, list[list[object]]] = {}
-    for i, owner in enumerate(owners.tolist()):
-        lines.setdefault(owner, []).append([
-            stamps[i], amounts[i], currencies[i],
-            channel.values[first[i]] if first[i] >= 0 else None,
-            names[last[i]] if last[i] >= 0 else None,
-        ])  # fmt: skip
-    values: list[str] = []
-    for owner, items in lines.items():
-        codes[owner] = len(values)
-        values.append(json.dumps(items, ensure_ascii=False, separators=(",", ":")))
-    return Coded(codes, values)
+    last_code = _last_touch(person, ts, channels, rows) if len(rows) else np.zeros(0, dtype=np.int64)
+    # ``channel`` (the profile's) and the frame's channel column share their values.
+    codes = LineCodes(
+        ts=ts[rows],
+        amount=np.asarray(revenue.codes)[rows],
+        currency=np.asarray(currency.codes)[rows],
+        first=first_code,
+        last=last_code,
+        amounts=revenue.values,
+        currencies=currency.values,
+        channels=channels.values,
+    )
+    return RevenueRows.of(owners, codes)
 
 
 def _last_touch(person: np.ndarray, ts: np.ndarray, column: Coded, rows: np.ndarray) -> np.ndarray:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from sopflow.events.reading import SortedView
 
 _JSON_BATCH = 1 << 20
+# Frames of whole-cache requests kept per engine (a snapshot never changes, so neither do they): a metric
+# asked again with another range or attribution (ROI, AARRR, targets) reads its columns once.
+_KEPT_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class EmbeddedEngine:
     _answers: dict[tuple[FrameRequest, PersonFunction], PersonTable] = field(default_factory=dict)
     files: SealedFiles | None = None  # the sealed generation's files (None: a folded log or a file)
     _cache_answers: dict[Any, Any] = field(default_factory=dict)
+    _frames: dict[FrameRequest, PersonFrame] = field(default_factory=dict)
+    _whole_columns: dict[str, Coded] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -184,6 +189,19 @@ class EmbeddedEngine:
         return answer
 
     def frame(self, request: FrameRequest) -> PersonFrame:
+        """The frame ``request`` asks for; one over every row is kept and handed out again (the same object,
+        so per-person functions may remember what they derived from it: see ``aarrr/profile.py``)."""
+        whole = request.events is None or not request.exact_events
+        if whole and request in self._frames:
+            return self._frames[request]
+        frame = self._build_frame(request)
+        if whole:
+            if len(self._frames) >= _KEPT_FRAMES:
+                del self._frames[next(iter(self._frames))]
+            self._frames[request] = frame
+        return frame
+
+    def _build_frame(self, request: FrameRequest) -> PersonFrame:
         view = self.arrays
         offsets = np.asarray(view.offsets)
         keep: np.ndarray | None = None
@@ -220,11 +238,17 @@ class EmbeddedEngine:
         if name == "channel":
             codes = np.asarray(view.channel) if keep is None else np.asarray(view.channel)[keep]
             return Coded(codes, list(view.channel_names))
+        if keep is None and name in self._whole_columns:
+            return self._whole_columns[name]
         kind, key = property_source(name)
         source = self._column("properties" if kind == "json" else name)
         taken = source.take(rows) if len(rows) else source.slice(0, 0)
         values = _json_values(taken, key) if kind == "json" else _as_text(taken)
-        return _encode(values)
+        coded = _encode(values)
+        if keep is None:
+            # Every row, in the cache's order: the same for any request on this snapshot.
+            self._whole_columns[name] = coded
+        return coded
 
     def _column(self, name: str) -> pa.ChunkedArray:
         if name not in self._columns:

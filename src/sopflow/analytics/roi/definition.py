@@ -23,7 +23,7 @@ with their first and last touch. Shared aggregation from there:
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from decimal import Decimal
@@ -33,9 +33,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sopflow.analytics.aarrr.channels import NO_CHANNEL, channel_ids, count_by_channel
+from sopflow.analytics.aarrr.channels import NO_CHANNEL
 from sopflow.analytics.aarrr.invitations import invited_within
 from sopflow.analytics.aarrr.profile import NONE, PersonProfile, ProfileSpec, stage_rules
+from sopflow.analytics.aarrr.revenue import LineCodes, RevenueLines
 from sopflow.analytics.frame import Coded, PersonTable
 from sopflow.analytics.roi.costs import CostRow
 from sopflow.analytics.timerange import TimeRange
@@ -89,6 +90,22 @@ def local_days(ts: np.ndarray, tz: tzinfo) -> list[date]:
     return days
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def local_day_numbers(ts: np.ndarray, tz: tzinfo) -> np.ndarray:
+    """:func:`local_days` as int64 day numbers (days since 1970-01-01), without a Python object per row."""
+    if not len(ts):
+        return np.zeros(0, dtype=np.int64)
+    stamps = pa.array(np.asarray(ts, dtype=np.int64), pa.timestamp("us", tz=str(tz)))
+    days = pc.local_timestamp(stamps).cast(pa.date32()).cast(pa.int32())
+    return np.asarray(days.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def day_of(number: int) -> date:
+    return date.fromordinal(_EPOCH_ORDINAL + number)
+
+
 def build_ledger(
     table: PersonTable,
     *,
@@ -109,23 +126,48 @@ def build_ledger(
         ledger.first_day, ledger.last_day = bounds
     channel = table["channel"]
     assert isinstance(channel, Coded)
-    ids = channel_ids(channel)
-    _count_persons(ledger, table, playbook, ids)
+    # Channels as codes into ``names`` (the last one: no channel), grouped as numbers; by name at the end.
+    names = [*channel.values, NO_CHANNEL]
+    codes = np.asarray(channel.codes).astype(np.int64)
+    codes = np.where(codes >= 0, codes, len(channel.values))
+    _count_persons(ledger, table, playbook, codes, names)
     _add_revenue(ledger, table, playbook, attribution, tz)
     if bounds is not None:
         _add_fixed_costs(ledger, playbook, bounds[0], cost_rows)
-    _add_per_user_costs(ledger, table, playbook, ids, tz)
+    _add_per_user_costs(ledger, table, playbook, codes, names, tz)
     _add_rewards(ledger, table, playbook, spec, tz)
     return ledger
 
 
-def _count_persons(ledger: Ledger, table: PersonTable, playbook: Playbook, ids: np.ndarray) -> None:
+def _count_persons(
+    ledger: Ledger, table: PersonTable, playbook: Playbook, codes: np.ndarray, names: list[str]
+) -> None:
     new = np.asarray(table["stage_ts_1"]) != NONE
-    ledger.new_users = count_by_channel(ids[new])
+    ledger.new_users = _count_by_name(codes[new], names)
     paying = revenue_stage(playbook)
     if paying is not None:
         reached = np.asarray(table[f"stage_ts_{paying + 1}"]) != NONE
-        ledger.paying_users = count_by_channel(ids[reached])
+        ledger.paying_users = _count_by_name(codes[reached], names)
+
+
+def _count_by_name(codes: np.ndarray, names: list[str]) -> dict[str, int]:
+    """Persons per channel id (as :func:`count_by_channel`: ids sorted, none without persons)."""
+    counts: dict[str, int] = defaultdict(int)
+    for code, n in enumerate(np.bincount(codes, minlength=len(names)).tolist()):
+        if n:
+            counts[names[code]] += n
+    return dict(sorted(counts.items()))
+
+
+def revenue_line_items(column: Coded) -> list[list[object]]:
+    """Every revenue line of the profile's ``revenue`` column, persons in row order: one JSON parse."""
+    codes = np.asarray(column.codes)
+    present = codes[codes >= 0].tolist()
+    if not present:
+        return []
+    values = column.values
+    persons: list[list[list[object]]] = json.loads("[" + ",".join([values[c] for c in present]) + "]")
+    return [line for items in persons for line in items]
 
 
 def _add_revenue(
@@ -133,13 +175,61 @@ def _add_revenue(
 ) -> None:
     column = table["revenue"]
     assert isinstance(column, Coded)
-    lines = []
-    for code in np.asarray(column.codes)[np.asarray(column.codes) >= 0].tolist():
-        lines += json.loads(column.values[code])
-    currency = playbook.meta.currency
+    if isinstance(column, RevenueLines) and column.lines is not None:
+        sums = _revenue_of_codes(column.lines, playbook.meta.currency, attribution, tz)
+    else:
+        sums = _revenue_of_text(revenue_line_items(column), playbook.meta.currency, attribution, tz)
+    for key, amount in sums.items():
+        ledger.revenue[key] += amount
+
+
+def _revenue_of_text(
+    lines: list[list[object]], currency: str, attribution: Attribution, tz: tzinfo
+) -> dict[tuple[str, date], Decimal]:
+    """Revenue by (touch, day) from the lines as parsed from the profile's JSON."""
     found: dict[str, int] = defaultdict(int)
     for line in lines:
-        found[line[2] or currency] += 1
+        found[str(line[2] or currency)] += 1
+    _one_currency(found, currency)
+    days = local_day_numbers(np.array([line[0] for line in lines], dtype=np.int64), tz).tolist()
+    touch = 3 if attribution == "first" else 4
+    # Equal amounts on one (channel, day) are counted, then multiplied: exact decimals either way.
+    counts = Counter((line[touch] or NO_CHANNEL, day, line[1]) for line, day in zip(lines, days, strict=True))
+    sums: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    for (bucket, day, amount), n in counts.items():
+        sums[(str(bucket), day_of(day))] += Decimal(str(amount)) * n
+    return sums
+
+
+def _revenue_of_codes(
+    lines: LineCodes, currency: str, attribution: Attribution, tz: tzinfo
+) -> dict[tuple[str, date], Decimal]:
+    """:func:`_revenue_of_text` of the same lines held as codes (the embedded engine's): no JSON, no row loop."""
+    found: dict[str, int] = defaultdict(int)
+    per_code = np.bincount(lines.currency + 1, minlength=len(lines.currencies) + 1).tolist()
+    for code, n in enumerate(per_code):
+        if n:
+            found[(lines.currencies[code - 1] if code else None) or currency] += n
+    _one_currency(found, currency)
+    sums: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
+    if not len(lines.ts):
+        return sums
+    touch = (lines.first if attribution == "first" else lines.last).astype(np.int64) + 1
+    days = local_day_numbers(lines.ts, tz)
+    low = int(days.min())
+    span_day, span_amount = int(days.max()) - low + 1, len(lines.amounts)
+    keys = (touch * span_day + (days - low)) * span_amount + lines.amount.astype(np.int64)
+    unique, counts = np.unique(keys, return_counts=True)
+    for key, n in zip(unique.tolist(), counts.tolist(), strict=True):
+        rest, amount = divmod(key, span_amount)
+        code, day = divmod(rest, span_day)
+        bucket = (lines.channels[code - 1] if code else None) or NO_CHANNEL
+        sums[(bucket, day_of(low + day))] += Decimal(lines.amounts[amount]) * n
+    return sums
+
+
+def _one_currency(found: dict[str, int], currency: str) -> None:
+    """Refuse revenue in another currency than the playbook's (``found``: revenue events per currency)."""
     if set(found) - {currency}:
         listed = ", ".join(f"{c} ({n})" for c, n in sorted(found.items()))
         raise InvalidInput(
@@ -150,10 +240,6 @@ def _add_revenue(
                 currency=currency,
             )
         )
-    days = local_days(np.array([line[0] for line in lines], dtype=np.int64), tz)
-    touch = 3 if attribution == "first" else 4
-    for line, day in zip(lines, days, strict=True):
-        ledger.revenue[(line[touch] or NO_CHANNEL, day)] += Decimal(line[1])
 
 
 def _add_fixed_costs(ledger: Ledger, playbook: Playbook, first_day: date, rows: list[CostRow] | None) -> None:
@@ -170,7 +256,7 @@ def _add_fixed_costs(ledger: Ledger, playbook: Playbook, first_day: date, rows: 
 
 
 def _add_per_user_costs(
-    ledger: Ledger, table: PersonTable, playbook: Playbook, ids: np.ndarray, tz: tzinfo
+    ledger: Ledger, table: PersonTable, playbook: Playbook, codes: np.ndarray, names: list[str], tz: tzinfo
 ) -> None:
     funnel = playbook.funnel
     for item in playbook.costs:
@@ -178,7 +264,7 @@ def _add_per_user_costs(
             continue
         at = np.asarray(table[f"stage_ts_{funnel.index(item.stage) + 1}"])
         reached = at != NONE
-        _add_each(ledger, ids[reached], at[reached], money(item.amount), "per_user", tz)
+        _add_each(ledger, codes[reached], names, at[reached], money(item.amount), "per_user", tz)
 
 
 def _add_rewards(
@@ -189,18 +275,31 @@ def _add_rewards(
         return
     invited = invited_within(table, spec.start, spec.end)
     at = np.asarray(table["invited_ts"])[invited]
-    ids = np.full(len(at), REFERRAL_CHANNEL, dtype=object)
-    _add_each(ledger, ids, at, money(referral.reward_per_invitee), "rewards", tz)
+    codes = np.zeros(len(at), dtype=np.int64)
+    _add_each(ledger, codes, [REFERRAL_CHANNEL], at, money(referral.reward_per_invitee), "rewards", tz)
 
 
 def _add_each(
-    ledger: Ledger, ids: np.ndarray, at: np.ndarray, amount: Decimal, part: str, tz: tzinfo
+    ledger: Ledger,
+    codes: np.ndarray,
+    names: list[str],
+    at: np.ndarray,
+    amount: Decimal,
+    part: str,
+    tz: tzinfo,
 ) -> None:
-    """``amount`` once per person, on their channel and on the day of ``at``."""
-    counts: dict[tuple[str, date], int] = defaultdict(int)
-    for cid, day in zip(ids.tolist(), local_days(at, tz), strict=True):
-        counts[(str(cid), day)] += 1
-    for (cid, day), n in counts.items():
+    """``amount`` once per person, on their channel (``names[code]``) and on the day of ``at``."""
+    if not len(at):
+        return
+    days = local_day_numbers(at, tz)
+    low = int(days.min())
+    span = int(days.max()) - low + 1
+    keys, counts = np.unique(codes * span + (days - low), return_counts=True)
+    per: dict[tuple[str, date], int] = defaultdict(int)
+    for key, n in zip(keys.tolist(), counts.tolist(), strict=True):
+        code, day = divmod(key, span)
+        per[(names[code], day_of(low + day))] += n
+    for (cid, day), n in per.items():
         ledger.add_cost(cid, day, amount * n, part)
 
 
