@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from sopflow.analytics.engines import open_engine
 from sopflow.analytics.targets.aggregate import TargetsResult, compute_targets
 from sopflow.analytics.targets.campaign_steps import load_campaign_run
 from sopflow.analytics.timerange import TimeRange
 from sopflow.store.runs import Campaign, Task
+from sopflow.web.analytics.engines import ENGINES
 from sopflow.web.services import Services
 
 FRESH_SECONDS = 60.0
@@ -104,15 +104,11 @@ def measure_campaign(
             default=None,
         )
     zone = ZoneInfo(run.timezone)
-    engine = open_engine("duckdb", workspace=services.settings.workspace, tz=zone)
-    try:
+    # The server's kept engine (the analytics pages share it): the sealed events are read once per store state.
+    with ENGINES.engine(services.settings.workspace) as engine:
         result = compute_targets(
             engine=engine, playbook=run.playbook, time_range=campaign_range(starts_at, zone, now)
         )
-    finally:
-        close = getattr(engine, "close", None)
-        if callable(close):
-            close()
     elapsed = elapsed_share(starts_at, _utc(last_due) if last_due is not None else None, now)
     measures = CampaignMeasures(campaign_id=campaign_id, computed_at=now, result=result, elapsed=elapsed)
     with _lock:
