@@ -75,7 +75,7 @@ def campaigns_page(request: Request) -> RedirectResponse | None:
             columns=[
                 ("id", _("ID")),
                 ("name", _("Name")),
-                ("status", _("State")),
+                ("status", _("Status")),
                 ("playbook", _("Playbook version")),
                 ("start", _("Start")),
                 ("execution_rate", _("Execution rate")),

@@ -99,7 +99,7 @@ def _today_tasks(ctx: PageContext, today: list[dict[str, object]]) -> None:
             ("campaign", _("Campaign")),
             ("name", _("Step")),
             ("owner", _("Owner")),
-            ("state", _("State")),
+            ("state", _("Task state")),
         ],
         row_key="task_id",
     )
