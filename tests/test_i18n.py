@@ -79,6 +79,21 @@ def test_translations_keep_the_placeholders() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_a_message_in_two_catalogs_has_one_translation() -> None:
+    """The catalogs merge into one table per language: a message translated differently in two files would
+    read as whichever file loads last (a column label once came out as "state" from the WeCom catalog)."""
+    translations: dict[str, dict[str, list[str]]] = {}
+    for path in sorted((SRC / "i18n" / "locales" / "zh_CN" / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as fh:
+            for message in read_po(fh):
+                if message.id and message.string:
+                    translations.setdefault(str(message.id), {}).setdefault(str(message.string), []).append(
+                        path.name
+                    )
+    conflicts = [f"{msgid!r}: {found}" for msgid, found in translations.items() if len(found) > 1]
+    assert not conflicts, "\n".join(conflicts)
+
+
 def test_playbook_translations_are_chinese() -> None:
     """Guards against an English text pasted as its own translation in the playbook catalog."""
     path = SRC / "i18n" / "locales" / "zh_CN" / "LC_MESSAGES" / "playbook.po"

@@ -191,7 +191,7 @@ def _breakdown_table(result: FunnelResult, title: str, groups: list[tuple[str, l
     table.add_column(_("Value"))
     for step in result.steps:
         table.add_column(f"{step.index}. {step.name}", justify="right")
-    table.add_column(_("Conversion"), justify="right")
+    table.add_column(_("Conversion rate"), justify="right")
     for value, steps in groups:
         shown = {OTHER: _("(other)"), NONE_VALUE: _("(none)")}.get(value, value)
         table.add_row(shown, *[f"{s.users:,}" for s in steps], _percent(steps[-1].rate_from_first))
