@@ -7,15 +7,15 @@ Asia/Shanghai). Naive timestamps of files imported in the console are read in it
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from sopflow.accounts.audit import record_audit
 from sopflow.errors import InvalidInput
 from sopflow.i18n import _
 from sopflow.store.runs import WorkspaceSetting
+from sopflow.store.settings_table import store_setting
 
 TIMEZONE_KEY = "workspace.timezone"
 
@@ -54,21 +54,7 @@ def set_workspace_timezone(
     """Set it (audited); returns (before, after). Raises :class:`InvalidInput` for an unknown name."""
     after = check_timezone(timezone)
     before = workspace_timezone(session=session, default=default)
-    setting = session.get(WorkspaceSetting, TIMEZONE_KEY)
-    if setting is None:
-        setting = WorkspaceSetting(key=TIMEZONE_KEY)
-        session.add(setting)
-    setting.value = after
-    setting.updated_at = now or datetime.now(UTC)
-    session.flush()
-    record_audit(
-        session=session,
-        actor=actor,
-        action="workspace.setting",
-        target_kind="setting",
-        target_id=TIMEZONE_KEY,
-        details={"before": before, "after": after},
-        client=client,
-        now=now,
+    store_setting(
+        session=session, key=TIMEZONE_KEY, value=after, before=before, actor=actor, client=client, now=now
     )
     return before, after

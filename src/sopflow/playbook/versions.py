@@ -31,6 +31,7 @@ from sopflow.playbook.loader import load_playbook, parse_playbook
 from sopflow.playbook.model import Playbook
 from sopflow.playbook.problems import PlaybookInvalid
 from sopflow.store.runs import PlaybookVersion, WorkspaceSetting
+from sopflow.store.settings_table import store_setting
 
 REQUIRE_APPROVAL = "campaign.require_approval"
 MAX_PERSON_CHARS = 100
@@ -369,22 +370,7 @@ def set_approval_required(
 ) -> bool:
     """Turn the approval requirement on or off; returns whether it was on before."""
     before = approval_required(session=session)
-    setting = session.get(WorkspaceSetting, REQUIRE_APPROVAL)
-    if setting is None:
-        setting = WorkspaceSetting(key=REQUIRE_APPROVAL)
-        session.add(setting)
-    setting.value = required
-    setting.updated_at = now or datetime.now(UTC)
-    session.flush()
-    record_audit(
-        session=session,
-        actor=by,
-        action="workspace.setting",
-        target_kind="setting",
-        target_id=REQUIRE_APPROVAL,
-        details={"before": before, "after": required},
-        now=now,
-    )
+    store_setting(session=session, key=REQUIRE_APPROVAL, value=required, before=before, actor=by, now=now)
     return before
 
 
