@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sopflow.analytics.engines import open_engine
 from sopflow.analytics.report import write_report
 from sopflow.analytics.targets.campaign_steps import load_campaign_run
 from sopflow.analytics.timerange import TimeRange
 from sopflow.errors import NotFound
 from sopflow.i18n import _
+from sopflow.web.analytics.engines import ENGINES
 from sopflow.web.background.jobs import Job, JobRunner, Progress, job_runner
 from sopflow.web.services import Services
 
@@ -39,18 +39,19 @@ def submit_campaign_report(
     def work(progress: Progress) -> dict[str, Any]:
         progress(0, STEPS, _("opening the events"))
         zone = ZoneInfo(run.timezone)
-        engine = open_engine("duckdb", workspace=services.settings.workspace, tz=zone)
-        progress(1, STEPS, _("computing the funnel, AARRR, retention, referral, ROI and targets"))
         folder = reports_folder(services)
         folder.mkdir(parents=True, exist_ok=True)
         name = f"campaign-{campaign_id}-{secrets.token_hex(4)}.html"
-        write_report(
-            engine=engine,
-            playbook=run.playbook,
-            time_range=TimeRange(None, None, zone),
-            out=folder / name,
-            campaign=run,
-        )
+        # The server's kept engine: the events it has already read are not read again for the report.
+        with ENGINES.engine(services.settings.workspace) as engine:
+            progress(1, STEPS, _("computing the funnel, AARRR, retention, referral, ROI and targets"))
+            write_report(
+                engine=engine,
+                playbook=run.playbook,
+                time_range=TimeRange(None, None, zone),
+                out=folder / name,
+                campaign=run,
+            )
         progress(STEPS, STEPS, _("the report is ready"))
         return {"campaign_id": campaign_id, "file": name, "download": f"report-campaign-{campaign_id}.html"}
 
